@@ -1,0 +1,216 @@
+"""The storage contract every backend implements.
+
+Backends move records; the rules of the lifecycle live above them in
+:class:`queue_core.Queue`. A backend never decides whether a failed job is dead
+or how long a retry waits: the queue computes the new state and the backend
+applies it atomically, guarded by the job's lease token so that a worker whose
+lease expired cannot change a job another worker now holds.
+
+Topics reaching a backend already carry ``TINA4_QUEUE_PREFIX``. Times are Unix
+seconds as floats. Payloads are JSON text, checked before they arrive.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ..status import JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One job as a backend stores it."""
+
+    id: str
+    topic: str
+    payload: str
+    status: JobStatus
+    priority: int
+    attempts: int
+    max_retries: int
+    error: str | None
+    created_at: float
+    updated_at: float
+    available_at: float
+    lease_token: str | None = None
+    lease_expires_at: float | None = None
+    retry_of: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    """A page of records, newest first, with the cursor of the next page."""
+
+    records: list[JobRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """The last heartbeat of one worker process."""
+
+    id: str
+    topic: str
+    hostname: str
+    pid: int
+    started_at: float
+    last_seen: float
+    current_job: str | None
+    processed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The state a reserved job moves to when its worker settles it."""
+
+    status: JobStatus
+    attempts: int
+    error: str | None
+    available_at: float
+
+
+class Backend(abc.ABC):
+    """Base class of the storage backends."""
+
+    #: The ``TINA4_QUEUE_BACKEND`` name of the backend.
+    name: str = ""
+
+    @abc.abstractmethod
+    def enqueue(self, record: JobRecord) -> None:
+        """Store a new pending job; on return it survives a process crash."""
+
+    @abc.abstractmethod
+    def claim(
+        self,
+        topic: str,
+        *,
+        now: float,
+        lease_token: str,
+        lease_expires_at: float,
+        max_retries: int,
+        job_id: str | None = None,
+    ) -> JobRecord | None:
+        """Reserve the next available job of *topic*, or the job *job_id*.
+
+        The next job is the pending one with the highest priority whose
+        ``available_at`` has passed, oldest first among equals. Exactly one
+        caller gets each job. The job's ``max_retries`` is set to the
+        claiming queue's. Returns ``None`` when nothing is available.
+        """
+
+    @abc.abstractmethod
+    def settle(
+        self, job_id: str, lease_token: str, outcome: Outcome, *, now: float
+    ) -> bool:
+        """Apply *outcome* to a reserved job if *lease_token* still holds it.
+
+        Returns ``False``, changing nothing, when the lease was lost.
+        """
+
+    @abc.abstractmethod
+    def extend_lease(self, job_id: str, lease_token: str, expires_at: float) -> bool:
+        """Move the lease expiry of a reserved job; ``False`` if the lease was lost."""
+
+    @abc.abstractmethod
+    def recover_expired(self, *, now: float, error: str) -> int:
+        """Return every reserved job whose lease expired before *now*.
+
+        Each counts one attempt: it goes back to pending, or to dead when its
+        attempts reach its ``max_retries``. Returns how many jobs moved.
+        """
+
+    @abc.abstractmethod
+    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+        """Move one failed or dead job back to pending.
+
+        Returns ``False`` when the job exists in another status.
+
+        :raises JobNotFoundError: if *topic* has no job *job_id*.
+        """
+
+    @abc.abstractmethod
+    def requeue_failed(self, topic: str, *, max_retries: int, now: float) -> int:
+        """Move failed jobs with fewer than *max_retries* attempts to pending."""
+
+    @abc.abstractmethod
+    def purge(self, topic: str, statuses: Iterable[JobStatus]) -> int:
+        """Delete every job of *topic* in *statuses*; return how many."""
+
+    @abc.abstractmethod
+    def delete(self, topic: str, job_id: str) -> bool:
+        """Delete one job unless it is reserved; return whether it was deleted."""
+
+    @abc.abstractmethod
+    def counts(self, topic: str) -> dict[JobStatus, int]:
+        """Return the number of jobs of *topic* in every status."""
+
+    @abc.abstractmethod
+    def counts_by_topic(self) -> dict[str, dict[JobStatus, int]]:
+        """Return :meth:`counts` for every known topic in one call."""
+
+    @abc.abstractmethod
+    def topics(self) -> list[str]:
+        """Return every topic that has ever held a job, sorted."""
+
+    @abc.abstractmethod
+    def get(self, topic: str | None, job_id: str) -> JobRecord | None:
+        """Return the job *job_id*, on *topic* when it is given."""
+
+    @abc.abstractmethod
+    def page(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        limit: int,
+        cursor: str | None,
+        text: str | None = None,
+    ) -> RecordPage:
+        """Return jobs of *topic* in *statuses*, newest first.
+
+        *cursor* comes from a previous page's ``next_cursor``; pages stay
+        stable while jobs are added. *text*, when given, keeps only jobs whose
+        payload or error contains it, ignoring ASCII case.
+        """
+
+    @abc.abstractmethod
+    def oldest_pending_at(self, topic: str) -> float | None:
+        """Return when the oldest pending job of *topic* was created."""
+
+    @abc.abstractmethod
+    def record_heartbeat(self, worker: WorkerRecord) -> None:
+        """Store the latest heartbeat of a worker."""
+
+    @abc.abstractmethod
+    def remove_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+
+    @abc.abstractmethod
+    def workers(self, *, seen_after: float) -> list[WorkerRecord]:
+        """Return the workers whose last heartbeat is after *seen_after*."""
+
+    def close(self) -> None:  # noqa: B027 - most backends have nothing to close
+        """Release connections; the backend reopens them when used again."""
+
+
+def zero_counts() -> dict[JobStatus, int]:
+    """Return a counts mapping with every status at zero."""
+    return dict.fromkeys(JobStatus, 0)
+
+
+def merge_counts(
+    rows: Iterable[tuple[str, str, int]],
+) -> dict[str, dict[JobStatus, int]]:
+    """Fold ``(topic, status, count)`` rows into per-topic count mappings."""
+    result: dict[str, dict[JobStatus, int]] = {}
+    for topic, status, count in rows:
+        result.setdefault(topic, zero_counts())[JobStatus(status)] += count
+    return result
+
+
+def as_plain_counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:
+    """Return *counts* keyed by status name."""
+    return {status.value: counts.get(status, 0) for status in JobStatus}

@@ -1,0 +1,592 @@
+"""The embedded file backend: one SQLite database in WAL mode.
+
+Supports every queue operation with no server. The database lives at
+``TINA4_QUEUE_PATH/queue.db`` (default ``data/queue/queue.db``), created on the
+first push. Any number of threads and processes on one host can share it:
+every state change is a single SQL statement or an ``IMMEDIATE`` transaction,
+so SQLite's write lock makes each claim atomic. Network file systems are not
+supported, because SQLite's WAL locking needs shared memory on one host.
+
+Durability: ``synchronous=NORMAL`` (the default, ``TINA4_QUEUE_FILE_SYNC``)
+survives a crash or ``kill -9`` of any process with no loss, but a power cut or
+kernel crash can roll back the transactions committed since the last WAL
+checkpoint. ``full`` syncs the WAL on every commit and closes that window at
+the cost of one ``fsync`` per push.
+
+Per-status counts are kept in ``job_counts`` by triggers in the same
+transaction as each change, so counts are exact and cost one small read at any
+queue size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from ..errors import JobNotFoundError, StorageError
+from ..status import JobStatus
+from .base import (
+    Backend,
+    JobRecord,
+    Outcome,
+    RecordPage,
+    WorkerRecord,
+    merge_counts,
+    zero_counts,
+)
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "queue.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    max_retries INTEGER NOT NULL,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    available_at REAL NOT NULL,
+    lease_token TEXT,
+    lease_expires_at REAL,
+    retry_of TEXT
+);
+-- The claim order, holding pending jobs only so claims never skip other rows.
+CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (topic, priority DESC, available_at, seq)
+    WHERE status = 'pending';
+-- Pages of one status, newest first.
+CREATE INDEX IF NOT EXISTS jobs_page ON jobs (topic, status, seq);
+-- Lease recovery looks only at reserved jobs.
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (lease_expires_at)
+    WHERE status = 'reserved';
+
+CREATE TABLE IF NOT EXISTS job_counts (
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (topic, status)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (topic, status, n) VALUES (new.topic, new.status, 1)
+    ON CONFLICT (topic, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status, topic ON jobs
+WHEN old.status IS NOT new.status OR old.topic IS NOT new.topic BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE topic = old.topic AND status = old.status;
+    INSERT INTO job_counts (topic, status, n) VALUES (new.topic, new.status, 1)
+    ON CONFLICT (topic, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE topic = old.topic AND status = old.status;
+END;
+
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    current_job TEXT,
+    processed INTEGER NOT NULL,
+    failed INTEGER NOT NULL
+);
+"""
+
+_COLUMNS = (
+    "id, topic, payload, status, priority, attempts, max_retries, error, created_at, "
+    "updated_at, available_at, lease_token, lease_expires_at, retry_of"
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Re-raise sqlite3 errors as :class:`StorageError` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            backend = args[0]
+            assert isinstance(backend, FileBackend)
+            raise backend.storage_error(exc) from exc
+
+    return wrapper
+
+
+class FileBackend(Backend):
+    """Jobs in one SQLite database file shared by threads and processes."""
+
+    name = "file"
+
+    def __init__(self, directory: Path, *, synchronous: str = "normal") -> None:
+        self.directory = Path(directory)
+        self.database = self.directory / DATABASE_NAME
+        self.synchronous = synchronous.upper()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+
+    def __repr__(self) -> str:
+        return f"<FileBackend {str(self.database)!r}>"
+
+    # Connections ---------------------------------------------------------------
+
+    def _connection(self, *, create: bool) -> sqlite3.Connection | None:
+        # One connection per thread and process: sqlite3 connections must not
+        # cross threads, and a connection inherited through fork() would share
+        # its locks with the parent.
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+        if not create and not self.database.exists():
+            return None
+        if create:
+            self._create_directory()
+
+        connection = sqlite3.connect(
+            self.database,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            self._prepare(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+        with self._lock:
+            self._connections.append(connection)
+        return connection
+
+    def _create_directory(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the queue directory {str(self.directory)!r}: "
+                f"{exc.strerror}; create it or set TINA4_QUEUE_PATH to a writable "
+                "directory"
+            ) from exc
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"queue database {str(self.database)!r} has schema version "
+                    f"{version}, newer than this queuedeck's {SCHEMA_VERSION}; "
+                    "upgrade queuedeck"
+                )
+            # WAL mode is a property of the file, so it is set once, before the
+            # schema, and every later connection inherits it.
+            connection.execute("PRAGMA journal_mode = WAL")
+            try:
+                connection.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} "
+                    f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+            except BaseException:
+                if connection.in_transaction:
+                    connection.rollback()
+                raise
+        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+
+    def storage_error(self, exc: sqlite3.Error) -> StorageError:
+        """Return a :class:`StorageError` for *exc* that names the database file."""
+        path = str(self.database)
+        text = str(exc)
+        lowered = text.lower()
+        if "readonly" in lowered or "read-only" in lowered:
+            hint = "make the directory and its files writable by this user"
+        elif "disk is full" in lowered or "disk i/o" in lowered:
+            hint = "free disk space on that file system; accepted jobs are kept"
+        elif "not a database" in lowered or "malformed" in lowered:
+            hint = (
+                "the file is corrupted: stop every worker, move it and its -wal and "
+                "-shm files aside, then restore a backup or start with an empty queue"
+            )
+        elif "locked" in lowered or "busy" in lowered:
+            hint = (
+                "another process held the write lock for over "
+                f"{BUSY_TIMEOUT_SECONDS:g} s; check for a stuck process"
+            )
+        elif "unable to open" in lowered:
+            hint = "check that the directory exists and is readable and writable"
+        else:
+            hint = "see the SQLite error above"
+        return StorageError(f"queue database {path!r} failed: {text}; {hint}")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            # Closing a connection made in another thread can fail; it is
+            # released when that thread's objects are collected.
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                connection.close()
+        self._local = threading.local()
+
+    def _write(self) -> sqlite3.Connection:
+        connection = self._connection(create=True)
+        assert connection is not None
+        return connection
+
+    # Writing -------------------------------------------------------------------
+
+    @_translate_errors
+    def enqueue(self, record: JobRecord) -> None:
+        self._write().execute(
+            f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            _record_values(record),
+        )
+
+    @_translate_errors
+    def claim(
+        self,
+        topic: str,
+        *,
+        now: float,
+        lease_token: str,
+        lease_expires_at: float,
+        max_retries: int,
+        job_id: str | None = None,
+    ) -> JobRecord | None:
+        if job_id is None:
+            where = (
+                "seq = (SELECT seq FROM jobs "
+                "WHERE topic = ? AND status = 'pending' AND available_at <= ? "
+                "ORDER BY priority DESC, available_at, seq LIMIT 1)"
+            )
+            arguments: tuple[Any, ...] = (topic, now)
+        else:
+            where = "id = ? AND topic = ? AND status = 'pending' AND available_at <= ?"
+            arguments = (job_id, topic, now)
+        row = (
+            self._write()
+            .execute(
+                "UPDATE jobs SET status = 'reserved', lease_token = ?, "
+                "lease_expires_at = ?, max_retries = ?, updated_at = ? "
+                f"WHERE {where} RETURNING {_COLUMNS}",
+                (lease_token, lease_expires_at, max_retries, now, *arguments),
+            )
+            .fetchone()
+        )
+        return None if row is None else _record(row)
+
+    @_translate_errors
+    def settle(
+        self, job_id: str, lease_token: str, outcome: Outcome, *, now: float
+    ) -> bool:
+        cursor = self._write().execute(
+            "UPDATE jobs SET status = ?, attempts = ?, error = ?, available_at = ?, "
+            "updated_at = ?, lease_token = NULL, lease_expires_at = NULL "
+            "WHERE id = ? AND lease_token = ? AND status = 'reserved'",
+            (
+                outcome.status.value,
+                outcome.attempts,
+                outcome.error,
+                outcome.available_at,
+                now,
+                job_id,
+                lease_token,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    @_translate_errors
+    def extend_lease(self, job_id: str, lease_token: str, expires_at: float) -> bool:
+        cursor = self._write().execute(
+            "UPDATE jobs SET lease_expires_at = ? "
+            "WHERE id = ? AND lease_token = ? AND status = 'reserved'",
+            (expires_at, job_id, lease_token),
+        )
+        return cursor.rowcount == 1
+
+    @_translate_errors
+    def recover_expired(self, *, now: float, error: str) -> int:
+        connection = self._connection(create=False)
+        if connection is None:
+            return 0
+        cursor = connection.execute(
+            "UPDATE jobs SET attempts = attempts + 1, error = ?, updated_at = ?, "
+            "available_at = ?, lease_token = NULL, lease_expires_at = NULL, "
+            "status = CASE WHEN attempts + 1 >= max_retries "
+            "THEN 'dead' ELSE 'pending' END "
+            "WHERE status = 'reserved' AND lease_expires_at < ?",
+            (error, now, now, now),
+        )
+        return cursor.rowcount
+
+    @_translate_errors
+    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+        cursor = self._write().execute(
+            "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
+            "WHERE id = ? AND topic = ? AND status IN ('failed', 'dead')",
+            (now, now, job_id, topic),
+        )
+        if cursor.rowcount == 1:
+            return True
+        if self.get(topic, job_id) is None:
+            raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
+        return False
+
+    @_translate_errors
+    def requeue_failed(self, topic: str, *, max_retries: int, now: float) -> int:
+        connection = self._connection(create=False)
+        if connection is None:
+            return 0
+        cursor = connection.execute(
+            "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
+            "WHERE topic = ? AND status = 'failed' AND attempts < ?",
+            (now, now, topic, max_retries),
+        )
+        return cursor.rowcount
+
+    @_translate_errors
+    def purge(self, topic: str, statuses: Iterable[JobStatus]) -> int:
+        connection = self._connection(create=False)
+        if connection is None:
+            return 0
+        names = [status.value for status in statuses]
+        marks = ", ".join("?" * len(names))
+        cursor = connection.execute(
+            f"DELETE FROM jobs WHERE topic = ? AND status IN ({marks})", (topic, *names)
+        )
+        return cursor.rowcount
+
+    @_translate_errors
+    def delete(self, topic: str, job_id: str) -> bool:
+        connection = self._connection(create=False)
+        if connection is None:
+            return False
+        cursor = connection.execute(
+            "DELETE FROM jobs WHERE id = ? AND topic = ? AND status != 'reserved'",
+            (job_id, topic),
+        )
+        return cursor.rowcount == 1
+
+    # Reading -------------------------------------------------------------------
+
+    @_translate_errors
+    def counts(self, topic: str) -> dict[JobStatus, int]:
+        connection = self._connection(create=False)
+        counts = zero_counts()
+        if connection is None:
+            return counts
+        rows = connection.execute(
+            "SELECT status, n FROM job_counts WHERE topic = ?", (topic,)
+        )
+        for status, count in rows:
+            counts[JobStatus(status)] = count
+        return counts
+
+    @_translate_errors
+    def counts_by_topic(self) -> dict[str, dict[JobStatus, int]]:
+        connection = self._connection(create=False)
+        if connection is None:
+            return {}
+        rows = connection.execute(
+            "SELECT topic, status, n FROM job_counts ORDER BY topic"
+        )
+        return merge_counts(rows)
+
+    @_translate_errors
+    def topics(self) -> list[str]:
+        connection = self._connection(create=False)
+        if connection is None:
+            return []
+        rows = connection.execute(
+            "SELECT DISTINCT topic FROM job_counts ORDER BY topic"
+        )
+        return [topic for (topic,) in rows]
+
+    @_translate_errors
+    def get(self, topic: str | None, job_id: str) -> JobRecord | None:
+        connection = self._connection(create=False)
+        if connection is None:
+            return None
+        row = connection.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        record = _record(row)
+        if topic is not None and record.topic != topic:
+            return None
+        return record
+
+    @_translate_errors
+    def page(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        limit: int,
+        cursor: str | None,
+        text: str | None = None,
+    ) -> RecordPage:
+        connection = self._connection(create=False)
+        if connection is None:
+            return RecordPage([], None)
+        names = [status.value for status in statuses]
+        clauses = [f"topic = ? AND status IN ({', '.join('?' * len(names))})"]
+        arguments: list[Any] = [topic, *names]
+        if cursor is not None:
+            clauses.append("seq < ?")
+            arguments.append(_parse_cursor(cursor))
+        if text:
+            pattern = "%" + _escape_like(text) + "%"
+            clauses.append("(payload LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\')")
+            arguments += [pattern, pattern]
+
+        # One row more than asked tells whether another page follows.
+        rows = connection.execute(
+            f"SELECT seq, {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
+            "ORDER BY seq DESC LIMIT ?",
+            (*arguments, limit + 1),
+        ).fetchall()
+        records = [_record(row[1:]) for row in rows[:limit]]
+        next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
+        return RecordPage(records, next_cursor)
+
+    @_translate_errors
+    def oldest_pending_at(self, topic: str) -> float | None:
+        connection = self._connection(create=False)
+        if connection is None:
+            return None
+        row = connection.execute(
+            "SELECT created_at FROM jobs WHERE topic = ? AND status = 'pending' "
+            "ORDER BY seq LIMIT 1",
+            (topic,),
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    # Workers -------------------------------------------------------------------
+
+    @_translate_errors
+    def record_heartbeat(self, worker: WorkerRecord) -> None:
+        self._write().execute(
+            "INSERT OR REPLACE INTO workers (id, topic, hostname, pid, started_at, "
+            "last_seen, current_job, processed, failed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                worker.id,
+                worker.topic,
+                worker.hostname,
+                worker.pid,
+                worker.started_at,
+                worker.last_seen,
+                worker.current_job,
+                worker.processed,
+                worker.failed,
+            ),
+        )
+
+    @_translate_errors
+    def remove_worker(self, worker_id: str) -> None:
+        connection = self._connection(create=False)
+        if connection is not None:
+            connection.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+    @_translate_errors
+    def workers(self, *, seen_after: float) -> list[WorkerRecord]:
+        connection = self._connection(create=False)
+        if connection is None:
+            return []
+        rows = connection.execute(
+            "SELECT id, topic, hostname, pid, started_at, last_seen, current_job, "
+            "processed, failed FROM workers WHERE last_seen > ? "
+            "ORDER BY topic, started_at",
+            (seen_after,),
+        )
+        return [WorkerRecord(*row) for row in rows]
+
+
+def _record_values(record: JobRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.topic,
+        record.payload,
+        record.status.value,
+        record.priority,
+        record.attempts,
+        record.max_retries,
+        record.error,
+        record.created_at,
+        record.updated_at,
+        record.available_at,
+        record.lease_token,
+        record.lease_expires_at,
+        record.retry_of,
+    )
+
+
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    (
+        job_id,
+        topic,
+        payload,
+        status,
+        priority,
+        attempts,
+        max_retries,
+        error,
+        created_at,
+        updated_at,
+        available_at,
+        lease_token,
+        lease_expires_at,
+        retry_of,
+    ) = row
+    return JobRecord(
+        id=job_id,
+        topic=topic,
+        payload=payload,
+        status=JobStatus(status),
+        priority=priority,
+        attempts=attempts,
+        max_retries=max_retries,
+        error=error,
+        created_at=created_at,
+        updated_at=updated_at,
+        available_at=available_at,
+        lease_token=lease_token,
+        lease_expires_at=lease_expires_at,
+        retry_of=retry_of,
+    )
+
+
+def _parse_cursor(cursor: str) -> int:
+    try:
+        return int(cursor)
+    except ValueError:
+        raise ValueError(
+            f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
+        ) from None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
