@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from .backends import Backend, JobRecord, Outcome, WorkerRecord, open_backend
-from .backends.base import as_plain_counts
+from .backends.base import ErrorGroup, as_plain_counts
 from .errors import JobNotFoundError
 from .job import Job, JobPage, utc_datetime
 from .payload import encode_payload
 from .retry import Backoff
 from .settings import Settings
+from .signature import error_signature
 from .status import JobStatus, parse_purge_group, parse_status
 from .topics import validate_topic
 
@@ -233,7 +234,9 @@ class Queue:
             "lease expired: the worker did not complete or fail the job within "
             f"{self.settings.visibility_timeout:g} s"
         )
-        moved = self.backend.recover_expired(now=now, error=error)
+        moved = self.backend.recover_expired(
+            now=now, error=error, signature=error_signature(error) or error
+        )
         if moved:
             logger.warning("recovered %d jobs whose lease expired", moved)
         return moved
@@ -249,14 +252,15 @@ class Queue:
         """Mark a leased *job* failed, dead or due again; see :meth:`Job.fail`."""
         attempts = job.attempts + 1
         error = _error_text(reason)
+        signature = error_signature(error)
         now = time.time()
         if attempts >= self.max_retries:
-            outcome = Outcome(JobStatus.DEAD, attempts, error, now)
+            outcome = Outcome(JobStatus.DEAD, attempts, error, now, signature)
         elif self.retry_backoff is not None:
-            delay = self.retry_backoff.delay(attempts)
-            outcome = Outcome(JobStatus.PENDING, attempts, error, now + delay)
+            due = now + self.retry_backoff.delay(attempts)
+            outcome = Outcome(JobStatus.PENDING, attempts, error, due, signature)
         else:
-            outcome = Outcome(JobStatus.FAILED, attempts, error, now)
+            outcome = Outcome(JobStatus.FAILED, attempts, error, now, signature)
         return self._settle(job, outcome)
 
     def settle_release(self, job: Job) -> bool:
@@ -323,16 +327,46 @@ class Queue:
             self._full_topic(None), max_retries=self.max_retries, now=time.time()
         )
 
-    def purge(self, status: str | JobStatus) -> int:
+    def retry_all(
+        self, status: str | JobStatus, *, signature: str | None = None
+    ) -> int:
+        """Move every job of *status* back to pending, dead letters included.
+
+        The operator's bulk override: ``retry_all("dead")`` re-queues every
+        dead letter, ``retry_all("failed")`` failed and dead jobs alike. With
+        *signature* (from :meth:`error_groups`) only that error group moves.
+        Returns how many jobs moved.
+
+        :raises ValueError: unless *status* is ``"failed"`` or ``"dead"``.
+        """
+        statuses = parse_purge_group(status)
+        if JobStatus.DEAD not in statuses:
+            raise ValueError(f"cannot retry status {status!r}; use 'failed' or 'dead'")
+        return self.backend.requeue_all(
+            self._full_topic(None), statuses, now=time.time(), signature=signature
+        )
+
+    def purge(self, status: str | JobStatus, *, signature: str | None = None) -> int:
         """Delete this topic's jobs of *status* and return how many.
 
         ``"failed"`` removes failed and dead jobs, ``"dead"`` only dead ones;
-        ``"completed"`` and ``"pending"`` remove those.
+        ``"completed"`` and ``"pending"`` remove those. With *signature* (from
+        :meth:`error_groups`) only jobs of that error group go.
 
         :raises ValueError: for any other status; the message lists the valid ones.
         """
         statuses = parse_purge_group(status)
-        return self.backend.purge(self._full_topic(None), statuses)
+        return self.backend.purge(self._full_topic(None), statuses, signature=signature)
+
+    def error_groups(self, status: str | JobStatus = "dead") -> list[ErrorGroup]:
+        """Return this topic's failed or dead jobs grouped by error signature.
+
+        ``"failed"`` covers failed and dead jobs, as in :meth:`purge`. Each
+        group has the normalised error text, the number of jobs and when the
+        earliest and latest of them failed (Unix seconds). Largest first.
+        """
+        statuses = parse_purge_group(status)
+        return self.backend.error_groups(self._full_topic(None), statuses)
 
     def delete(self, job_id: str) -> bool:
         """Delete one job of this topic unless a worker holds it.
@@ -385,13 +419,21 @@ class Queue:
         limit: int = 50,
         cursor: str | None = None,
         topic: str | None = None,
+        signature: str | None = None,
     ) -> JobPage:
         """Return a page of jobs in *status*, newest first.
 
         Pass the page's ``next_cursor`` as *cursor* for the next one; jobs
-        added meanwhile never shift a page.
+        added meanwhile never shift a page. *signature* keeps one error group.
         """
-        return self.search(None, status=status, limit=limit, cursor=cursor, topic=topic)
+        return self.search(
+            None,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+            topic=topic,
+            signature=signature,
+        )
 
     def search(
         self,
@@ -401,11 +443,13 @@ class Queue:
         limit: int = 50,
         cursor: str | None = None,
         topic: str | None = None,
+        signature: str | None = None,
     ) -> JobPage:
         """Return a page of jobs whose payload or error contains *text*.
 
         Matching ignores ASCII case. *status* narrows the search to one
-        status; without it every status is searched. Results are newest first.
+        status; without it every status is searched. *signature* keeps one
+        error group. Results are newest first.
         """
         _check_limit(limit)
         statuses = list(JobStatus) if status is None else [parse_status(status)]
@@ -416,6 +460,7 @@ class Queue:
             limit=limit,
             cursor=cursor,
             text=text or None,
+            signature=signature,
         )
         return JobPage([Job(record, name) for record in page.records], page.next_cursor)
 

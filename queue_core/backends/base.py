@@ -37,6 +37,7 @@ class JobRecord:
     lease_token: str | None = None
     lease_expires_at: float | None = None
     retry_of: str | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,17 @@ class Outcome:
     attempts: int
     error: str | None
     available_at: float
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """Jobs of one status group that share an error signature."""
+
+    signature: str
+    count: int
+    first_seen: float
+    last_seen: float
 
 
 class Backend(abc.ABC):
@@ -115,7 +127,7 @@ class Backend(abc.ABC):
         """Move the lease expiry of a reserved job; ``False`` if the lease was lost."""
 
     @abc.abstractmethod
-    def recover_expired(self, *, now: float, error: str) -> int:
+    def recover_expired(self, *, now: float, error: str, signature: str) -> int:
         """Return every reserved job whose lease expired before *now*.
 
         Each counts one attempt: it goes back to pending, or to dead when its
@@ -136,8 +148,28 @@ class Backend(abc.ABC):
         """Move failed jobs with fewer than *max_retries* attempts to pending."""
 
     @abc.abstractmethod
-    def purge(self, topic: str, statuses: Iterable[JobStatus]) -> int:
-        """Delete every job of *topic* in *statuses*; return how many."""
+    def requeue_all(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        now: float,
+        signature: str | None = None,
+    ) -> int:
+        """Move every failed or dead job of *topic* in *statuses* to pending.
+
+        With *signature*, only jobs whose error has that signature move.
+        Returns how many jobs moved.
+        """
+
+    @abc.abstractmethod
+    def purge(
+        self, topic: str, statuses: Iterable[JobStatus], *, signature: str | None = None
+    ) -> int:
+        """Delete every job of *topic* in *statuses*; return how many.
+
+        With *signature*, only jobs whose error has that signature go.
+        """
 
     @abc.abstractmethod
     def delete(self, topic: str, job_id: str) -> bool:
@@ -168,12 +200,24 @@ class Backend(abc.ABC):
         limit: int,
         cursor: str | None,
         text: str | None = None,
+        signature: str | None = None,
     ) -> RecordPage:
         """Return jobs of *topic* in *statuses*, newest first.
 
         *cursor* comes from a previous page's ``next_cursor``; pages stay
         stable while jobs are added. *text*, when given, keeps only jobs whose
-        payload or error contains it, ignoring ASCII case.
+        payload or error contains it, ignoring ASCII case. *signature* keeps
+        only jobs whose error has that signature.
+        """
+
+    @abc.abstractmethod
+    def error_groups(
+        self, topic: str, statuses: Iterable[JobStatus]
+    ) -> list[ErrorGroup]:
+        """Return the error signatures of *topic*'s jobs in *statuses*.
+
+        Largest group first, each with its count and when its jobs last
+        changed, earliest and latest.
         """
 
     @abc.abstractmethod

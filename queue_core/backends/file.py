@@ -34,6 +34,7 @@ from ..errors import JobNotFoundError, StorageError
 from ..status import JobStatus
 from .base import (
     Backend,
+    ErrorGroup,
     JobRecord,
     Outcome,
     RecordPage,
@@ -64,13 +65,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     available_at REAL NOT NULL,
     lease_token TEXT,
     lease_expires_at REAL,
-    retry_of TEXT
+    retry_of TEXT,
+    signature TEXT
 );
 -- The claim order, holding pending jobs only so claims never skip other rows.
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (topic, priority DESC, available_at, seq)
     WHERE status = 'pending';
 -- Pages of one status, newest first.
 CREATE INDEX IF NOT EXISTS jobs_page ON jobs (topic, status, seq);
+-- Error groups of failed and dead jobs, read from the index alone.
+CREATE INDEX IF NOT EXISTS jobs_signature ON jobs (topic, status, signature, updated_at)
+    WHERE status IN ('failed', 'dead');
 -- Lease recovery looks only at reserved jobs.
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (lease_expires_at)
     WHERE status = 'reserved';
@@ -111,8 +116,9 @@ CREATE TABLE IF NOT EXISTS workers (
 
 _COLUMNS = (
     "id, topic, payload, status, priority, attempts, max_retries, error, created_at, "
-    "updated_at, available_at, lease_token, lease_expires_at, retry_of"
+    "updated_at, available_at, lease_token, lease_expires_at, retry_of, signature"
 )
+_COLUMN_COUNT = _COLUMNS.count(",") + 1
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -259,7 +265,7 @@ class FileBackend(Backend):
     @_translate_errors
     def enqueue(self, record: JobRecord) -> None:
         self._write().execute(
-            f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * _COLUMN_COUNT)})",
             _record_values(record),
         )
 
@@ -301,13 +307,15 @@ class FileBackend(Backend):
         self, job_id: str, lease_token: str, outcome: Outcome, *, now: float
     ) -> bool:
         cursor = self._write().execute(
-            "UPDATE jobs SET status = ?, attempts = ?, error = ?, available_at = ?, "
-            "updated_at = ?, lease_token = NULL, lease_expires_at = NULL "
+            "UPDATE jobs SET status = ?, attempts = ?, error = ?, signature = ?, "
+            "available_at = ?, updated_at = ?, lease_token = NULL, "
+            "lease_expires_at = NULL "
             "WHERE id = ? AND lease_token = ? AND status = 'reserved'",
             (
                 outcome.status.value,
                 outcome.attempts,
                 outcome.error,
+                outcome.signature,
                 outcome.available_at,
                 now,
                 job_id,
@@ -326,17 +334,18 @@ class FileBackend(Backend):
         return cursor.rowcount == 1
 
     @_translate_errors
-    def recover_expired(self, *, now: float, error: str) -> int:
+    def recover_expired(self, *, now: float, error: str, signature: str) -> int:
         connection = self._connection(create=False)
         if connection is None:
             return 0
         cursor = connection.execute(
-            "UPDATE jobs SET attempts = attempts + 1, error = ?, updated_at = ?, "
+            "UPDATE jobs SET attempts = attempts + 1, error = ?, signature = ?, "
+            "updated_at = ?, "
             "available_at = ?, lease_token = NULL, lease_expires_at = NULL, "
             "status = CASE WHEN attempts + 1 >= max_retries "
             "THEN 'dead' ELSE 'pending' END "
             "WHERE status = 'reserved' AND lease_expires_at < ?",
-            (error, now, now, now),
+            (error, signature, now, now, now),
         )
         return cursor.rowcount
 
@@ -366,15 +375,41 @@ class FileBackend(Backend):
         return cursor.rowcount
 
     @_translate_errors
-    def purge(self, topic: str, statuses: Iterable[JobStatus]) -> int:
+    def requeue_all(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        now: float,
+        signature: str | None = None,
+    ) -> int:
         connection = self._connection(create=False)
         if connection is None:
             return 0
-        names = [status.value for status in statuses]
-        marks = ", ".join("?" * len(names))
+        movable: list[JobStatus] = [
+            status
+            for status in statuses
+            if status in (JobStatus.FAILED, JobStatus.DEAD)
+        ]
+        if not movable:
+            return 0
+        where, arguments = _status_filter(topic, movable, signature)
         cursor = connection.execute(
-            f"DELETE FROM jobs WHERE topic = ? AND status IN ({marks})", (topic, *names)
+            "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
+            f"WHERE {where}",
+            (now, now, *arguments),
         )
+        return cursor.rowcount
+
+    @_translate_errors
+    def purge(
+        self, topic: str, statuses: Iterable[JobStatus], *, signature: str | None = None
+    ) -> int:
+        connection = self._connection(create=False)
+        if connection is None:
+            return 0
+        where, arguments = _status_filter(topic, list(statuses), signature)
+        cursor = connection.execute(f"DELETE FROM jobs WHERE {where}", arguments)
         return cursor.rowcount
 
     @_translate_errors
@@ -447,13 +482,13 @@ class FileBackend(Backend):
         limit: int,
         cursor: str | None,
         text: str | None = None,
+        signature: str | None = None,
     ) -> RecordPage:
         connection = self._connection(create=False)
         if connection is None:
             return RecordPage([], None)
-        names = [status.value for status in statuses]
-        clauses = [f"topic = ? AND status IN ({', '.join('?' * len(names))})"]
-        arguments: list[Any] = [topic, *names]
+        where, arguments = _status_filter(topic, list(statuses), signature)
+        clauses = [where]
         if cursor is not None:
             clauses.append("seq < ?")
             arguments.append(_parse_cursor(cursor))
@@ -471,6 +506,22 @@ class FileBackend(Backend):
         records = [_record(row[1:]) for row in rows[:limit]]
         next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
         return RecordPage(records, next_cursor)
+
+    @_translate_errors
+    def error_groups(
+        self, topic: str, statuses: Iterable[JobStatus]
+    ) -> list[ErrorGroup]:
+        connection = self._connection(create=False)
+        if connection is None:
+            return []
+        where, arguments = _status_filter(topic, list(statuses), None)
+        rows = connection.execute(
+            "SELECT signature, COUNT(*), MIN(updated_at), MAX(updated_at) FROM jobs "
+            f"WHERE {where} AND signature IS NOT NULL "
+            "GROUP BY signature ORDER BY COUNT(*) DESC, signature",
+            arguments,
+        )
+        return [ErrorGroup(*row) for row in rows]
 
     @_translate_errors
     def oldest_pending_at(self, topic: str) -> float | None:
@@ -541,6 +592,7 @@ def _record_values(record: JobRecord) -> tuple[Any, ...]:
         record.lease_token,
         record.lease_expires_at,
         record.retry_of,
+        record.signature,
     )
 
 
@@ -560,6 +612,7 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
         lease_token,
         lease_expires_at,
         retry_of,
+        signature,
     ) = row
     return JobRecord(
         id=job_id,
@@ -576,7 +629,20 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
         lease_token=lease_token,
         lease_expires_at=lease_expires_at,
         retry_of=retry_of,
+        signature=signature,
     )
+
+
+def _status_filter(
+    topic: str, statuses: list[JobStatus], signature: str | None
+) -> tuple[str, list[Any]]:
+    marks = ", ".join("?" * len(statuses))
+    where = f"topic = ? AND status IN ({marks})"
+    arguments: list[Any] = [topic, *(status.value for status in statuses)]
+    if signature is not None:
+        where += " AND signature = ?"
+        arguments.append(signature)
+    return where, arguments
 
 
 def _parse_cursor(cursor: str) -> int:
