@@ -22,6 +22,9 @@ from .errors import PayloadError, PayloadTypeError
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
+# One encoder for every call: json.dumps() with options builds a new one each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -55,9 +58,7 @@ def encode_payload(
         )
     _check_value(payload, "payload")
 
-    text = json.dumps(
-        payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    )
+    text = _ENCODER.encode(payload)
     size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise PayloadError(

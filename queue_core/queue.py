@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -97,7 +98,10 @@ class Queue:
     # Topics --------------------------------------------------------------------
 
     def _full_topic(self, topic: str | None) -> str:
-        name = self.topic if topic is None else validate_topic(topic)
+        if topic is None or topic == self.topic:
+            name = self.topic
+        else:
+            name = validate_topic(topic)
         prefix = self.settings.prefix
         return f"{prefix}.{name}" if prefix else name
 
@@ -139,12 +143,14 @@ class Queue:
         """Add a job to *topic* and return its id; see :meth:`push`."""
         full_topic = self._full_topic(topic)
         text = encode_payload(payload, max_bytes=self.settings.max_payload_bytes)
-        _check_delay(delay)
-        _check_priority(priority)
+        if delay != 0:
+            _check_delay(delay)
+        if priority != 0:
+            _check_priority(priority)
 
         now = time.time()
         record = JobRecord(
-            id=uuid.uuid4().hex,
+            id=new_job_id(now),
             topic=full_topic,
             payload=text,
             status=JobStatus.PENDING,
@@ -490,6 +496,17 @@ class Queue:
     def workers(self, *, seen_within: float = 30.0) -> list[WorkerRecord]:
         """Return the workers whose last heartbeat is within *seen_within* seconds."""
         return self.backend.workers(seen_after=time.time() - seen_within)
+
+
+def new_job_id(now: float) -> str:
+    """Return a new job id: 32 hex digits, sortable by creation time.
+
+    The first 12 digits are the creation time in milliseconds and the other 20
+    are random, so ids are unique without coordination (80 random bits per
+    millisecond) and land at the end of an id index instead of at a random
+    place, which keeps inserts cheap.
+    """
+    return f"{int(now * 1000):012x}{os.urandom(10).hex()}"
 
 
 def _check_delay(delay: float) -> None:
