@@ -20,7 +20,6 @@ queue size.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -150,7 +149,7 @@ class FileBackend(Backend):
         self.synchronous = synchronous.upper()
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
 
     def __repr__(self) -> str:
         return f"<FileBackend {str(self.database)!r}>"
@@ -183,7 +182,7 @@ class FileBackend(Backend):
         self._local.connection = connection
         self._local.pid = os.getpid()
         with self._lock:
-            self._connections.append(connection)
+            self._connections.append((os.getpid(), connection))
         return connection
 
     def _create_directory(self) -> None:
@@ -246,12 +245,14 @@ class FileBackend(Backend):
         return StorageError(f"queue database {path!r} failed: {text}; {hint}")
 
     def close(self) -> None:
+        # Connections inherited through fork() are left open: closing one in
+        # the child would drop the POSIX locks the child's own connections hold
+        # on the same file.
+        pid = os.getpid()
         with self._lock:
             connections, self._connections = self._connections, []
-        for connection in connections:
-            # Closing a connection made in another thread can fail; it is
-            # released when that thread's objects are collected.
-            with contextlib.suppress(sqlite3.ProgrammingError):
+        for owner, connection in connections:
+            if owner == pid:
                 connection.close()
         self._local = threading.local()
 
@@ -517,7 +518,7 @@ class FileBackend(Backend):
         where, arguments = _status_filter(topic, list(statuses), None)
         rows = connection.execute(
             "SELECT signature, COUNT(*), MIN(updated_at), MAX(updated_at) FROM jobs "
-            f"WHERE {where} AND signature IS NOT NULL "
+            f"WHERE {where} AND signature IS NOT NULL AND {_FAILED_OR_DEAD} "
             "GROUP BY signature ORDER BY COUNT(*) DESC, signature",
             arguments,
         )
@@ -633,14 +634,25 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
     )
 
 
+# SQLite uses a partial index only when the query repeats the index's WHERE
+# term word for word, so queries on error groups include this one.
+_FAILED_OR_DEAD = "status IN ('failed', 'dead')"
+
+
 def _status_filter(
     topic: str, statuses: list[JobStatus], signature: str | None
 ) -> tuple[str, list[Any]]:
+    if set(statuses) == set(JobStatus):
+        # Every status: walk the table newest first and stop at a full page,
+        # instead of sorting every job of the topic. The unary + keeps SQLite
+        # from choosing the (topic, status, seq) index, which would need a sort.
+        return "+topic = ?", [topic]
+
     marks = ", ".join("?" * len(statuses))
     where = f"topic = ? AND status IN ({marks})"
     arguments: list[Any] = [topic, *(status.value for status in statuses)]
     if signature is not None:
-        where += " AND signature = ?"
+        where += f" AND signature = ? AND {_FAILED_OR_DEAD}"
         arguments.append(signature)
     return where, arguments
 
