@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -97,7 +98,8 @@ class Queue:
 
     # Topics --------------------------------------------------------------------
 
-    def _full_topic(self, topic: str | None) -> str:
+    def full_topic(self, topic: str | None = None) -> str:
+        """Return *topic* (default: this queue's) as the backend stores it, prefixed."""
         if topic is None or topic == self.topic:
             name = self.topic
         else:
@@ -141,7 +143,7 @@ class Queue:
         priority: int = 0,
     ) -> str:
         """Add a job to *topic* and return its id; see :meth:`push`."""
-        full_topic = self._full_topic(topic)
+        full_topic = self.full_topic(topic)
         text = encode_payload(payload, max_bytes=self.settings.max_payload_bytes)
         if delay != 0:
             _check_delay(delay)
@@ -206,7 +208,7 @@ class Queue:
             time.sleep(poll_interval)
 
     def _may_become_available(self, topic: str, job_id: str) -> bool:
-        record = self.backend.get(self._full_topic(topic), job_id)
+        record = self.backend.get(self.full_topic(topic), job_id)
         return record is not None and record.status in (
             JobStatus.PENDING,
             JobStatus.RESERVED,
@@ -217,7 +219,7 @@ class Queue:
         if now >= self._next_recovery:
             self.recover_expired(now=now)
         record = self.backend.claim(
-            self._full_topic(topic),
+            self.full_topic(topic),
             now=now,
             lease_token=uuid.uuid4().hex,
             lease_expires_at=now + self.settings.visibility_timeout,
@@ -322,7 +324,7 @@ class Queue:
 
         :raises JobNotFoundError: if this topic has no job *job_id*.
         """
-        return self.backend.requeue(self._full_topic(None), job_id, now=time.time())
+        return self.backend.requeue(self.full_topic(None), job_id, now=time.time())
 
     def retry_failed(self) -> int:
         """Move failed jobs with attempts left back to pending; skip dead ones.
@@ -330,7 +332,7 @@ class Queue:
         Returns how many jobs moved.
         """
         return self.backend.requeue_failed(
-            self._full_topic(None), max_retries=self.max_retries, now=time.time()
+            self.full_topic(None), max_retries=self.max_retries, now=time.time()
         )
 
     def retry_all(
@@ -349,7 +351,7 @@ class Queue:
         if JobStatus.DEAD not in statuses:
             raise ValueError(f"cannot retry status {status!r}; use 'failed' or 'dead'")
         return self.backend.requeue_all(
-            self._full_topic(None), statuses, now=time.time(), signature=signature
+            self.full_topic(None), statuses, now=time.time(), signature=signature
         )
 
     def purge(self, status: str | JobStatus, *, signature: str | None = None) -> int:
@@ -362,7 +364,7 @@ class Queue:
         :raises ValueError: for any other status; the message lists the valid ones.
         """
         statuses = parse_purge_group(status)
-        return self.backend.purge(self._full_topic(None), statuses, signature=signature)
+        return self.backend.purge(self.full_topic(None), statuses, signature=signature)
 
     def error_groups(self, status: str | JobStatus = "dead") -> list[ErrorGroup]:
         """Return this topic's failed or dead jobs grouped by error signature.
@@ -372,24 +374,24 @@ class Queue:
         earliest and latest of them failed (Unix seconds). Largest first.
         """
         statuses = parse_purge_group(status)
-        return self.backend.error_groups(self._full_topic(None), statuses)
+        return self.backend.error_groups(self.full_topic(None), statuses)
 
     def delete(self, job_id: str) -> bool:
         """Delete one job of this topic unless a worker holds it.
 
         Returns whether a job was deleted.
         """
-        return self.backend.delete(self._full_topic(None), job_id)
+        return self.backend.delete(self.full_topic(None), job_id)
 
     # Inspecting ------------------------------------------------------------------
 
     def size(self, status: str | JobStatus = "pending") -> int:
         """Return how many jobs of this topic are in *status*."""
-        return self.backend.counts(self._full_topic(None))[parse_status(status)]
+        return self.backend.counts(self.full_topic(None))[parse_status(status)]
 
     def counts(self, topic: str | None = None) -> dict[str, int]:
         """Return the number of jobs in every status for *topic* (default: this one)."""
-        return as_plain_counts(self.backend.counts(self._full_topic(topic)))
+        return as_plain_counts(self.backend.counts(self.full_topic(topic)))
 
     def counts_by_topic(self) -> dict[str, dict[str, int]]:
         """Return :meth:`counts` for every topic in one call."""
@@ -461,7 +463,7 @@ class Queue:
         statuses = list(JobStatus) if status is None else [parse_status(status)]
         name = self.topic if topic is None else validate_topic(topic)
         page = self.backend.page(
-            self._full_topic(name),
+            self.full_topic(name),
             statuses,
             limit=limit,
             cursor=cursor,
@@ -473,7 +475,7 @@ class Queue:
     def get(self, job_id: str, *, topic: str | None = None) -> Job | None:
         """Return the job *job_id* of this topic (or *topic*), or ``None``."""
         name = self.topic if topic is None else validate_topic(topic)
-        record = self.backend.get(self._full_topic(name), job_id)
+        record = self.backend.get(self.full_topic(name), job_id)
         return None if record is None else Job(record, name)
 
     def require(self, job_id: str, *, topic: str | None = None) -> Job:
@@ -490,12 +492,24 @@ class Queue:
 
     def oldest_pending_age(self, topic: str | None = None) -> float | None:
         """Return the age in seconds of the oldest pending job, or ``None``."""
-        created_at = self.backend.oldest_pending_at(self._full_topic(topic))
+        created_at = self.backend.oldest_pending_at(self.full_topic(topic))
         return None if created_at is None else max(time.time() - created_at, 0.0)
 
     def workers(self, *, seen_within: float = 30.0) -> list[WorkerRecord]:
-        """Return the workers whose last heartbeat is within *seen_within* seconds."""
-        return self.backend.workers(seen_after=time.time() - seen_within)
+        """Return the workers whose last heartbeat is within *seen_within* seconds.
+
+        Only workers of this queue's ``TINA4_QUEUE_PREFIX`` are returned, with
+        their topic names shown without it.
+        """
+        prefix = self.settings.prefix
+        workers = self.backend.workers(seen_after=time.time() - seen_within)
+        if not prefix:
+            return workers
+        return [
+            dataclasses.replace(worker, topic=self._short_topic(worker.topic))
+            for worker in workers
+            if worker.topic.startswith(prefix + ".")
+        ]
 
 
 def new_job_id(now: float) -> str:

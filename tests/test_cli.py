@@ -1,0 +1,410 @@
+"""The queuedeck command line, run through click's CliRunner on a temporary store."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from queue_core import JobStatus, Queue
+from queue_core.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def queue_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the file backend at a fresh directory and ignore any .env file."""
+    for name in ("TINA4_QUEUE_BACKEND", "TINA4_QUEUE_PREFIX", "TINA4_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "queue"
+    monkeypatch.setenv("TINA4_QUEUE_PATH", str(path))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def table(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines()]
+
+
+def make_dead_letter(topic: str, payload: dict[str, object], error: str) -> str:
+    with Queue(topic, max_retries=1) as queue:
+        job_id = queue.push(payload)
+        job = queue.pop()
+        assert job is not None
+        assert job.fail(error)
+    return job_id
+
+
+def make_failed_job(topic: str, error: str) -> str:
+    with Queue(topic, max_retries=3) as queue:
+        job_id = queue.push({"n": 1})
+        job = queue.pop()
+        assert job is not None
+        assert job.fail(error)
+    return job_id
+
+
+# push -----------------------------------------------------------------------
+
+
+def test_push_prints_id_and_stores_job() -> None:
+    result = run("push", "emails", '{"to": "alice@example.com"}')
+
+    assert result.exit_code == 0, result.output
+    job_id = result.stdout.strip()
+    with Queue("emails") as queue:
+        job = queue.require(job_id)
+    assert job.payload == {"to": "alice@example.com"}
+    assert job.status is JobStatus.PENDING
+    assert job.priority == 0
+
+
+def test_push_sets_delay_and_priority() -> None:
+    before = time.time()
+    result = run("push", "emails", '{"n": 1}', "--delay", "60", "--priority", "7")
+
+    assert result.exit_code == 0, result.output
+    with Queue("emails") as queue:
+        job = queue.require(result.stdout.strip())
+        assert queue.pop() is None
+    assert job.priority == 7
+    assert job.available_at.timestamp() >= before + 60
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "payload must be a dict"),
+        ('{"n": NaN}', "JSON has no NaN"),
+        ('{"n": 99999999999999999999}', "outside the signed 64-bit range"),
+    ],
+    ids=["not-json", "array", "nan", "huge-int"],
+)
+def test_push_rejects_bad_payload(payload: str, message: str) -> None:
+    result = run("push", "emails", payload)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    with Queue("emails") as queue:
+        assert queue.topics() == []
+
+
+def test_push_rejects_payload_over_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINA4_QUEUE_MAX_PAYLOAD_BYTES", "20")
+
+    result = run("push", "emails", json.dumps({"body": "x" * 50}))
+
+    assert result.exit_code == 2
+    assert "over the limit of 20 bytes" in result.stderr
+    with Queue("emails") as queue:
+        assert queue.counts()["pending"] == 0
+
+
+def test_push_rejects_invalid_topic() -> None:
+    result = run("push", "no spaces", "{}")
+
+    assert result.exit_code == 2
+    assert "invalid topic 'no spaces'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "option", [["--priority", "10"], ["--priority", "-1"], ["--delay", "-5"]]
+)
+def test_push_rejects_out_of_range_options(option: list[str]) -> None:
+    result = run("push", "emails", "{}", *option)
+
+    assert result.exit_code == 2
+    assert option[0] in result.stderr
+
+
+# stats ----------------------------------------------------------------------
+
+
+def test_stats_table_lists_every_topic() -> None:
+    with Queue("alpha") as queue:
+        queue.push({"n": 1})
+        queue.push({"n": 2})
+        job = queue.pop()
+        assert job is not None
+        assert job.complete()
+    make_dead_letter("beta", {"n": 3}, "boom")
+
+    result = run("stats")
+
+    assert result.exit_code == 0, result.output
+    assert table(result.stdout) == [
+        ["TOPIC", "PENDING", "RESERVED", "COMPLETED", "FAILED", "DEAD"],
+        ["alpha", "1", "0", "1", "0", "0"],
+        ["beta", "0", "0", "0", "0", "1"],
+    ]
+
+
+def test_stats_one_topic_as_json() -> None:
+    with Queue("alpha") as queue:
+        queue.push({"n": 1})
+        queue.pop()
+    Queue("beta").push({"n": 2})
+
+    result = run("stats", "alpha", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "alpha": {"pending": 0, "reserved": 1, "completed": 0, "failed": 0, "dead": 0}
+    }
+
+
+def test_stats_all_topics_as_json() -> None:
+    Queue("alpha").push({"n": 1})
+    make_failed_job("beta", "try again")
+
+    result = run("stats", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "alpha": {"pending": 1, "reserved": 0, "completed": 0, "failed": 0, "dead": 0},
+        "beta": {"pending": 0, "reserved": 0, "completed": 0, "failed": 1, "dead": 0},
+    }
+
+
+def test_stats_without_jobs(queue_path: Path) -> None:
+    result = run("stats")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "no jobs on any topic yet"
+    assert not queue_path.exists()
+
+
+def test_stats_unknown_topic_shows_zeros() -> None:
+    result = run("stats", "nothing-here")
+
+    assert result.exit_code == 0, result.output
+    assert table(result.stdout)[1] == ["nothing-here", "0", "0", "0", "0", "0"]
+
+
+# dead -----------------------------------------------------------------------
+
+
+def test_dead_lists_dead_letters() -> None:
+    job_id = make_dead_letter(
+        "emails", {"to": "bob@example.com"}, "SMTPError: mailbox full"
+    )
+    make_failed_job("emails", "not dead yet")
+
+    result = run("dead", "emails")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "ATTEMPTS", "ERROR", "PAYLOAD"]
+    assert len(lines) == 2
+    assert lines[1].split()[:2] == [job_id, "1"]
+    assert "SMTPError: mailbox full" in lines[1]
+    assert '{"to":"bob@example.com"}' in lines[1]
+
+
+def test_dead_shortens_long_errors_to_one_line() -> None:
+    make_dead_letter("emails", {"n": 1}, "first line\nsecond line " + "x" * 200)
+
+    result = run("dead", "emails")
+
+    assert result.exit_code == 0, result.output
+    row = result.stdout.splitlines()[1]
+    assert "first line second line xxx" in row
+    assert "..." in row
+    assert "x" * 100 not in row
+
+
+def test_dead_as_json_with_limit() -> None:
+    make_dead_letter("emails", {"n": 1}, "older")
+    newest = make_dead_letter("emails", {"n": 2}, "newer")
+
+    result = run("dead", "emails", "--limit", "1", "--json")
+
+    assert result.exit_code == 0, result.output
+    letters = json.loads(result.stdout)
+    assert len(letters) == 1
+    assert letters[0]["id"] == newest
+    assert letters[0]["attempts"] == 1
+    assert letters[0]["error"] == "newer"
+    assert letters[0]["payload"] == {"n": 2}
+
+
+def test_dead_without_dead_letters() -> None:
+    result = run("dead", "emails")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "no dead letters on topic 'emails'"
+
+
+# retry ----------------------------------------------------------------------
+
+
+def test_retry_one_dead_letter_by_id() -> None:
+    job_id = make_dead_letter("emails", {"n": 1}, "boom")
+
+    result = run("retry", "emails", job_id)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "1 job moved to pending"
+    with Queue("emails") as queue:
+        job = queue.require(job_id)
+    assert job.status is JobStatus.PENDING
+    assert job.attempts == 1
+
+
+def test_retry_all_moves_failed_not_dead() -> None:
+    failed_ids = [make_failed_job("emails", "flaky") for _ in range(2)]
+    dead_id = make_dead_letter("emails", {"n": 9}, "fatal")
+
+    result = run("retry", "emails", "--all")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "2 jobs moved to pending"
+    with Queue("emails") as queue:
+        for job_id in failed_ids:
+            assert queue.require(job_id).status is JobStatus.PENDING
+        assert queue.require(dead_id).status is JobStatus.DEAD
+
+
+def test_retry_all_respects_max_retries() -> None:
+    with Queue("emails", max_retries=5) as queue:
+        job_id = queue.push({"n": 1})
+        for _ in range(3):
+            job = queue.pop()
+            assert job is not None
+            assert job.fail("flaky")
+            queue.retry(job_id)
+        job = queue.pop()
+        assert job is not None
+        assert job.fail("flaky")
+
+    default = run("retry", "emails", "--all")
+    matching = run("retry", "emails", "--all", "--max-retries", "5")
+
+    assert default.stdout.strip() == "0 jobs moved to pending"
+    assert matching.stdout.strip() == "1 job moved to pending"
+
+
+def test_retry_unknown_id_fails() -> None:
+    Queue("emails").push({"n": 1})
+
+    result = run("retry", "emails", "no-such-job")
+
+    assert result.exit_code == 1
+    assert "no job 'no-such-job' on topic 'emails'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_retry_pending_job_fails() -> None:
+    job_id = Queue("emails").push({"n": 1})
+
+    result = run("retry", "emails", job_id)
+
+    assert result.exit_code == 1
+    assert f"job {job_id!r} is pending" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["some-id", "--all"]], ids=["neither", "both"])
+def test_retry_needs_id_or_all(args: list[str]) -> None:
+    result = run("retry", "emails", *args)
+
+    assert result.exit_code == 2
+    assert "give either a job ID or --all" in result.stderr
+
+
+# purge ----------------------------------------------------------------------
+
+
+def test_purge_removes_jobs_of_status() -> None:
+    with Queue("emails") as queue:
+        queue.push({"n": 1})
+        queue.push({"n": 2})
+    make_failed_job("emails", "flaky")
+    make_dead_letter("emails", {"n": 3}, "fatal")
+
+    pending = run("purge", "emails", "pending")
+    failed = run("purge", "emails", "failed")
+
+    assert pending.exit_code == 0, pending.output
+    assert pending.stdout.strip() == "2 jobs removed"
+    assert failed.stdout.strip() == "2 jobs removed"
+    with Queue("emails") as queue:
+        assert queue.counts() == dict.fromkeys(
+            ["pending", "reserved", "completed", "failed", "dead"], 0
+        )
+
+
+def test_purge_rejects_invalid_status() -> None:
+    Queue("emails").push({"n": 1})
+
+    result = run("purge", "emails", "reserved")
+
+    assert result.exit_code == 2
+    assert "use one of: pending, completed, failed, dead" in result.stderr
+    assert Queue("emails").size("pending") == 1
+
+
+# errors and the console -----------------------------------------------------
+
+
+def test_library_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINA4_QUEUE_BACKEND", "kafkaa")
+
+    result = run("stats")
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: unknown TINA4_QUEUE_BACKEND 'kafkaa'; use one of: file, rabbitmq, "
+        "kafka, mongodb. Did you mean 'kafka'?"
+    )
+
+
+def test_serve_without_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes the import raise ImportError.
+    monkeypatch.setitem(sys.modules, "dashboard", None)
+    monkeypatch.setitem(sys.modules, "dashboard.cli", None)
+
+    result = run("serve", "--port", "8000")
+
+    assert result.exit_code == 1
+    assert "pip install 'queuedeck[dashboard]'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_serve_runs_dashboard_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    @click.command()
+    @click.option("--port", type=int)
+    def serve(port: int) -> None:
+        calls.append(port)
+
+    module = types.ModuleType("dashboard.cli")
+    module.serve = serve  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dashboard", types.ModuleType("dashboard"))
+    monkeypatch.setitem(sys.modules, "dashboard.cli", module)
+
+    result = run("serve", "--port", "8123")
+
+    assert result.exit_code == 0, result.output
+    assert calls == [8123]
+
+
+def test_help_lists_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dashboard.cli", None)
+
+    result = run("--help")
+
+    assert result.exit_code == 0, result.output
+    for name in ("push", "stats", "dead", "retry", "purge", "worker", "serve"):
+        assert f"\n  {name} " in result.stdout
