@@ -139,7 +139,9 @@ class Job:
         }
 
     def _leased_queue(self, action: str) -> Queue:
-        if self._queue is None or self._lease_token is None:
+        # A job that was settled or lost its lease still has its queue, which
+        # logs the repeated call and returns False.
+        if self._queue is None:
             raise RuntimeError(
                 f"cannot {action} job {self.id}: it was read from a listing and holds "
                 "no lease; use a job from pop() or consume()"

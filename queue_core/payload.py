@@ -25,6 +25,10 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 # One encoder for every call: json.dumps() with options builds a new one each time.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
+# MongoDB rejects documents nested deeper than 100 levels, and a payload that
+# contains itself would otherwise recurse until Python's stack runs out.
+MAX_DEPTH = 100
+
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -56,7 +60,7 @@ def encode_payload(
             f"payload must be a dict (a JSON object), not {type(payload).__name__}; "
             "wrap the value in a dict such as {'items': value}"
         )
-    _check_value(payload, "payload")
+    _check_value(payload, ())
 
     text = _ENCODER.encode(payload)
     size = len(text.encode("utf-8"))
@@ -79,42 +83,50 @@ def decode_payload(text: str | bytes) -> dict[str, Any]:
     return value
 
 
-def _check_value(value: object, path: str) -> None:
-    # Exact type checks first: they cover almost every value and are cheap.
+def _check_value(value: object, path: tuple[object, ...]) -> None:
+    # The path is kept as a tuple and formatted only for an error message,
+    # because building a string per value would double the cost of a push.
     kind = type(value)
     if kind is str:
         _check_text(value, path)  # type: ignore[arg-type]
-    elif kind is dict:
-        for key, item in value.items():  # type: ignore[attr-defined]
-            if type(key) is not str:
-                raise PayloadTypeError(
-                    f"{path} has a key {key!r} of type {type(key).__name__}; "
-                    "JSON object keys must be strings, so convert it with str()"
-                )
-            _check_text(key, f"{path} key {key!r}")
-            _check_value(item, f"{path}[{key!r}]")
-    elif kind is list or kind is tuple:
-        for index, item in enumerate(value):  # type: ignore[arg-type]
-            _check_value(item, f"{path}[{index}]")
+    elif kind is dict or kind is list or kind is tuple:
+        if len(path) >= MAX_DEPTH:
+            raise PayloadError(
+                f"{_format_path(path)} is nested more than {MAX_DEPTH} levels deep, "
+                "or contains itself; flatten the payload"
+            )
+        if kind is dict:
+            for key, item in value.items():  # type: ignore[attr-defined]
+                if type(key) is not str:
+                    raise PayloadTypeError(
+                        f"{_format_path(path)} has a key {key!r} of type "
+                        f"{type(key).__name__}; JSON object keys must be strings, "
+                        "so convert it with str()"
+                    )
+                _check_text(key, path)
+                _check_value(item, (*path, key))
+        else:
+            for index, item in enumerate(cast(list[object], value)):
+                _check_value(item, (*path, index))
     elif kind is bool or value is None:
         return
     elif kind is int:
         if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
             raise PayloadError(
-                f"{path} is {value}, outside the signed 64-bit range; "
+                f"{_format_path(path)} is {value}, outside the signed 64-bit range; "
                 "store it as a string"
             )
     elif kind is float:
         if not math.isfinite(value):  # type: ignore[arg-type]
             raise PayloadError(
-                f"{path} is {value!r}; JSON has no NaN or infinity, "
+                f"{_format_path(path)} is {value!r}; JSON has no NaN or infinity, "
                 "so use None or a string"
             )
     else:
         _check_subclass(value, path)
 
 
-def _check_subclass(value: object, path: str) -> None:
+def _check_subclass(value: object, path: tuple[object, ...]) -> None:
     # Subclasses such as IntEnum or OrderedDict are accepted as their base type;
     # everything else is rejected with a fix for the common cases.
     if isinstance(value, bool):
@@ -125,14 +137,24 @@ def _check_subclass(value: object, path: str) -> None:
             return
     name = type(value).__name__
     fix = _FIXES.get(name, "convert it to a str, number, bool, None, list or dict")
-    raise PayloadTypeError(f"{path} is a {name}, which JSON cannot store; {fix}")
+    raise PayloadTypeError(
+        f"{_format_path(path)} is a {name}, which JSON cannot store; {fix}"
+    )
 
 
-def _check_text(text: str, path: str) -> None:
+def _check_text(text: str, path: tuple[object, ...]) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise PayloadError(
-            f"{path} holds a lone surrogate {text[exc.start]!r} at index {exc.start}, "
-            "which is not valid Unicode; decode the source text with errors='replace'"
+            f"{_format_path(path)} holds a lone surrogate {text[exc.start]!r} at "
+            f"index {exc.start} of {text[:40]!r}, which is not valid Unicode; "
+            "decode the source text with errors='replace'"
         ) from None
+
+
+def _format_path(path: tuple[object, ...]) -> str:
+    parts = [f"[{part!r}]" for part in path]
+    if len(parts) > 8:
+        parts[3:-3] = ["..."]
+    return "payload" + "".join(parts)

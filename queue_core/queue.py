@@ -11,7 +11,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .backends import Backend, JobRecord, Outcome, WorkerRecord, open_backend
+from .backends import (
+    Backend,
+    JobRecord,
+    Outcome,
+    WorkerRecord,
+    check_backend_name,
+    open_backend,
+)
 from .backends.base import ErrorGroup, as_plain_counts
 from .errors import JobNotFoundError
 from .job import Job, JobPage, utc_datetime
@@ -66,6 +73,8 @@ class Queue:
                 f"max_retries must be an integer >= 0, not {max_retries!r}"
             )
         self.settings = Settings.from_env() if settings is None else settings
+        if backend is None:
+            check_backend_name(self.settings.backend)
         self.topic = validate_topic(topic)
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
@@ -145,10 +154,8 @@ class Queue:
         """Add a job to *topic* and return its id; see :meth:`push`."""
         full_topic = self.full_topic(topic)
         text = encode_payload(payload, max_bytes=self.settings.max_payload_bytes)
-        if delay != 0:
-            _check_delay(delay)
-        if priority != 0:
-            _check_priority(priority)
+        _check_delay(delay)
+        _check_priority(priority)
 
         now = time.time()
         record = JobRecord(

@@ -29,7 +29,7 @@ from dotenv import dotenv_values
 
 from .errors import ConfigurationError
 from .payload import DEFAULT_MAX_PAYLOAD_BYTES
-from .topics import validate_topic
+from .topics import validate_prefix
 
 ENV_PREFIX = "TINA4_QUEUE_"
 SYNC_MODES = ("normal", "full")
@@ -74,7 +74,7 @@ class Settings:
 
         prefix = get("PREFIX") or ""
         if prefix:
-            validate_topic(prefix, what="TINA4_QUEUE_PREFIX")
+            validate_prefix(prefix)
         sync = (get("FILE_SYNC") or "normal").lower()
         if sync not in SYNC_MODES:
             raise ConfigurationError(
@@ -90,15 +90,25 @@ class Settings:
                 get("VISIBILITY_TIMEOUT"), "VISIBILITY_TIMEOUT", 300.0
             ),
             prefix=prefix,
-            max_payload_bytes=int(
-                _positive_number(
-                    get("MAX_PAYLOAD_BYTES"),
-                    "MAX_PAYLOAD_BYTES",
-                    DEFAULT_MAX_PAYLOAD_BYTES,
-                )
+            max_payload_bytes=_positive_integer(
+                get("MAX_PAYLOAD_BYTES"), "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES
             ),
             file_sync=sync,
         )
+
+
+def _positive_integer(text: str | None, name: str, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigurationError(
+            f"invalid {ENV_PREFIX}{name} {text!r}; set it to a whole number above 0"
+        )
+    return value
 
 
 def _positive_number(text: str | None, name: str, default: float) -> float:

@@ -37,7 +37,9 @@ def error_signature(error: str | None) -> str | None:
     """
     if error is None:
         return None
-    line = error.strip().split("\n", 1)[0].strip()
+    # Only the start of the text is read: the patterns backtrack, so a long
+    # unbroken token would cost time quadratic in its length.
+    line = error.strip()[: MAX_SIGNATURE_CHARACTERS * 2].split("\n", 1)[0].strip()
     for pattern, placeholder in _PATTERNS:
         line = pattern.sub(placeholder, line)
     if len(line) > MAX_SIGNATURE_CHARACTERS:

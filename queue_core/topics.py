@@ -11,38 +11,56 @@ from __future__ import annotations
 
 import re
 
-from .errors import TopicError
+from .errors import ConfigurationError, TopicError
 
 MAX_TOPIC_LENGTH = 100
 MAX_PREFIX_LENGTH = 40
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_TOPIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# A prefix has no dots, because the prefix and the topic are joined with one:
+# prefix "a" with topic "b.c" must never meet prefix "a.b" with topic "c".
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 TOPIC_RULE = (
-    "1 to {max} characters of ASCII letters, digits, '.', '_' and '-', "
+    f"1 to {MAX_TOPIC_LENGTH} characters of ASCII letters, digits, '.', '_' and "
+    "'-', starting with a letter or digit"
+)
+PREFIX_RULE = (
+    f"1 to {MAX_PREFIX_LENGTH} characters of ASCII letters, digits, '_' and '-', "
     "starting with a letter or digit"
 )
 
 
-def validate_topic(name: object, *, what: str = "topic") -> str:
+def validate_topic(name: object) -> str:
     """Return *name* if it is a valid topic name.
 
-    :param what: the word used in the error message (``"topic"`` or
-        ``"TINA4_QUEUE_PREFIX"``).
     :raises TopicError: if *name* breaks the rule; the message states it.
     """
-    limit = MAX_PREFIX_LENGTH if what != "topic" else MAX_TOPIC_LENGTH
-    rule = TOPIC_RULE.format(max=limit)
-    if not isinstance(name, str):
-        raise TopicError(
-            f"{what} must be a string, not {type(name).__name__}; use {rule}"
-        )
+    problem = _name_problem(name, _TOPIC, MAX_TOPIC_LENGTH)
+    if problem:
+        raise TopicError(f"invalid topic {problem}; use {TOPIC_RULE}")
+    return name  # type: ignore[return-value]
 
-    shown = name if len(name) <= 60 else name[:57] + "..."
-    if len(name) > limit:
-        raise TopicError(
-            f"invalid {what} {shown!r}: {len(name)} characters is too long; use {rule}"
+
+def validate_prefix(name: object) -> str:
+    """Return *name* if it is a valid ``TINA4_QUEUE_PREFIX``.
+
+    :raises ConfigurationError: if *name* breaks the rule; the message states it.
+    """
+    problem = _name_problem(name, _PREFIX, MAX_PREFIX_LENGTH)
+    if problem:
+        raise ConfigurationError(
+            f"invalid TINA4_QUEUE_PREFIX {problem}; use {PREFIX_RULE}"
         )
-    if not _NAME.fullmatch(name):
-        raise TopicError(f"invalid {what} {shown!r}; use {rule}")
-    return name
+    return name  # type: ignore[return-value]
+
+
+def _name_problem(name: object, pattern: re.Pattern[str], limit: int) -> str | None:
+    if not isinstance(name, str):
+        return f"{name!r}: it must be a string, not {type(name).__name__}"
+    shown = repr(name if len(name) <= 60 else name[:57] + "...")
+    if len(name) > limit:
+        return f"{shown}: {len(name)} characters is too long"
+    if not pattern.fullmatch(name):
+        return shown
+    return None

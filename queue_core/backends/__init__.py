@@ -81,6 +81,11 @@ def open_backend(settings: Settings) -> Backend:
     return backend_class.from_settings(settings)  # type: ignore[attr-defined, no-any-return]
 
 
+def check_backend_name(name: str) -> None:
+    """Raise :class:`ConfigurationError` unless *name* is a known backend."""
+    _spec(name)
+
+
 def _spec(name: str) -> BackendSpec:
     try:
         return BACKENDS[name]
@@ -102,5 +107,6 @@ __all__ = [
     "Outcome",
     "RecordPage",
     "WorkerRecord",
+    "check_backend_name",
     "open_backend",
 ]

@@ -291,16 +291,16 @@ class FileBackend(Backend):
         else:
             where = "id = ? AND topic = ? AND status = 'pending' AND available_at <= ?"
             arguments = (job_id, topic, now)
-        row = (
-            self._write()
-            .execute(
-                "UPDATE jobs SET status = 'reserved', lease_token = ?, "
-                "lease_expires_at = ?, max_retries = ?, updated_at = ? "
-                f"WHERE {where} RETURNING {_COLUMNS}",
-                (lease_token, lease_expires_at, max_retries, now, *arguments),
-            )
-            .fetchone()
-        )
+        # Polling an empty queue creates no store; the first push does.
+        connection = self._connection(create=False)
+        if connection is None:
+            return None
+        row = connection.execute(
+            "UPDATE jobs SET status = 'reserved', lease_token = ?, "
+            "lease_expires_at = ?, max_retries = ?, updated_at = ? "
+            f"WHERE {where} RETURNING {_COLUMNS}",
+            (lease_token, lease_expires_at, max_retries, now, *arguments),
+        ).fetchone()
         return None if row is None else _record(row)
 
     @_translate_errors
@@ -352,7 +352,10 @@ class FileBackend(Backend):
 
     @_translate_errors
     def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
-        cursor = self._write().execute(
+        connection = self._connection(create=False)
+        if connection is None:
+            raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
+        cursor = connection.execute(
             "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
             "WHERE id = ? AND topic = ? AND status IN ('failed', 'dead')",
             (now, now, job_id, topic),
@@ -540,6 +543,8 @@ class FileBackend(Backend):
 
     @_translate_errors
     def record_heartbeat(self, worker: WorkerRecord) -> None:
+        # A heartbeat creates the store, so that a worker started before the
+        # first push still shows in the console.
         self._write().execute(
             "INSERT OR REPLACE INTO workers (id, topic, hostname, pid, started_at, "
             "last_seen, current_job, processed, failed) "
@@ -642,7 +647,7 @@ _FAILED_OR_DEAD = "status IN ('failed', 'dead')"
 def _status_filter(
     topic: str, statuses: list[JobStatus], signature: str | None
 ) -> tuple[str, list[Any]]:
-    if set(statuses) == set(JobStatus):
+    if set(statuses) == set(JobStatus) and signature is None:
         # Every status: walk the table newest first and stop at a full page,
         # instead of sorting every job of the topic. The unary + keeps SQLite
         # from choosing the (topic, status, seq) index, which would need a sort.
