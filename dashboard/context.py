@@ -1,0 +1,213 @@
+"""Page-context builders: one per page, shared by its full page and its fragment.
+
+Each builder reads the queue through the public :class:`queue_core.Queue` API
+and returns the dict a template renders, so the page template and the partial
+that htmx swaps in always show the same data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from queue_core import Job, JobStatus, WorkerRecord
+from queue_core.status import STATUS_NAMES, parse_status
+
+from .formatting import (
+    PRETTY_PAYLOAD_CHARACTERS,
+    PREVIEW_CHARACTERS,
+    is_cut,
+    payload_preview,
+    pretty_payload,
+    shorten,
+)
+from .state import ConsoleState
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+STATUSES = STATUS_NAMES
+ERROR_STATUSES = ("dead", "failed")
+# An error text whose id sits inside a word (such as 'user_80002') is not
+# normalised, so it gives one group per job. Pages list only the largest groups.
+MAX_ERROR_GROUPS = 100
+
+
+@dataclass
+class TopicSummary:
+    """One topic's line on the overview."""
+
+    name: str
+    counts: dict[str, int]
+    oldest_pending_age: float | None = None
+    workers: int = 0
+    dead_alert: bool = False
+    idle_alert: bool = False
+
+    @property
+    def total(self) -> int:
+        """The number of jobs in every status."""
+        return sum(self.counts.values())
+
+
+@dataclass
+class JobRow:
+    """One job in a list, with previews cut so a page stays small."""
+
+    job: Job
+    payload_preview: str
+    error_preview: str
+
+
+@dataclass
+class Overview:
+    """Every topic's counts, the live workers and the totals."""
+
+    topics: list[TopicSummary]
+    workers: list[WorkerRecord]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def overview_context(state: ConsoleState) -> dict[str, Any]:
+    """Build the overview: counts, workers, oldest pending age and alerts."""
+    queue = state.queue()
+    workers = queue.workers(seen_within=state.settings.worker_timeout)
+    workers_by_topic: dict[str, int] = {}
+    for worker in workers:
+        name = _short_topic(state, worker.topic)
+        workers_by_topic[name] = workers_by_topic.get(name, 0) + 1
+
+    topics: list[TopicSummary] = []
+    threshold = state.settings.dead_letter_threshold
+    for name, counts in sorted(queue.counts_by_topic().items()):
+        summary = TopicSummary(name, counts, workers=workers_by_topic.get(name, 0))
+        if counts["pending"]:
+            summary.oldest_pending_age = queue.oldest_pending_age(name)
+        summary.dead_alert = counts["dead"] > threshold
+        summary.idle_alert = counts["pending"] > 0 and summary.workers == 0
+        topics.append(summary)
+
+    totals = {status: sum(t.counts[status] for t in topics) for status in STATUSES}
+    return {
+        "overview": Overview(topics, workers, totals),
+        "statuses": STATUSES,
+        "threshold": threshold,
+        "refresh_seconds": state.settings.refresh_seconds,
+        "generated_at": time.time(),
+    }
+
+
+def topic_context(
+    state: ConsoleState,
+    topic: str,
+    *,
+    status: str = "pending",
+    cursor: str | None = None,
+    text: str | None = None,
+    signature: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Build one status tab of a topic: counts, a page of jobs, the next cursor.
+
+    *text* searches payloads and error texts; *signature* keeps one error group.
+
+    :raises ValueError: if *status*, *cursor* or *limit* is invalid.
+    :raises queue_core.TopicError: if *topic* is not a valid topic name.
+    """
+    parse_status(status)
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be from 1 to {MAX_PAGE_SIZE}, not {limit}")
+    queue = state.queue(topic)
+    counts = queue.counts()
+    page = queue.search(
+        text or None, status=status, limit=limit, cursor=cursor, signature=signature
+    )
+    rows = [_row(job) for job in page.jobs]
+    return {
+        "topic": topic,
+        "status": status,
+        "statuses": STATUSES,
+        "counts": counts,
+        "rows": rows,
+        "cursor": cursor,
+        "next_cursor": page.next_cursor,
+        "text": text or "",
+        "signature": signature,
+        "limit": limit,
+        "can_retry": status in ("failed", "dead"),
+        "can_purge": status != JobStatus.RESERVED.value,
+    }
+
+
+def counts_context(state: ConsoleState, topic: str) -> dict[str, Any]:
+    """Build the status tabs of a topic with their counts."""
+    return {
+        "topic": topic,
+        "statuses": STATUSES,
+        "counts": state.queue(topic).counts(),
+    }
+
+
+def error_groups_context(
+    state: ConsoleState, topic: str, *, status: str = "dead"
+) -> dict[str, Any]:
+    """Build a topic's failed or dead jobs grouped by error signature.
+
+    :raises ValueError: unless *status* is ``"dead"`` or ``"failed"``.
+    """
+    if status not in ERROR_STATUSES:
+        raise ValueError(
+            f"invalid status {status!r} for error groups; use dead or failed"
+        )
+    queue = state.queue(topic)
+    groups = queue.error_groups(status)
+    counts = queue.counts()
+    shown = groups[:MAX_ERROR_GROUPS]
+    return {
+        "topic": topic,
+        "status": status,
+        "statuses": STATUSES,
+        "counts": counts,
+        "groups": shown,
+        "group_count": len(groups),
+        "grouped_total": sum(group.count for group in groups),
+        "hidden_total": sum(group.count for group in groups[MAX_ERROR_GROUPS:]),
+    }
+
+
+def job_context(state: ConsoleState, topic: str, job_id: str) -> dict[str, Any] | None:
+    """Build the job page, or return ``None`` if the topic has no such job."""
+    queue = state.queue(topic)
+    job = queue.get(job_id)
+    if job is None:
+        return None
+    payload_text = pretty_payload(job.payload, PRETTY_PAYLOAD_CHARACTERS)
+    return {
+        "topic": topic,
+        "job": job,
+        "payload_text": payload_text,
+        "payload_cut": is_cut(payload_text, PRETTY_PAYLOAD_CHARACTERS),
+        "payload_limit": PRETTY_PAYLOAD_CHARACTERS,
+        "retry_of": None if job.retry_of is None else queue.get(job.retry_of),
+        "timestamps": [
+            ("Created", job.created_at),
+            ("Updated", job.updated_at),
+            ("Available", job.available_at),
+            ("Lease expires", job.lease_expires_at),
+        ],
+    }
+
+
+def _row(job: Job) -> JobRow:
+    return JobRow(
+        job,
+        payload_preview(job.payload, PREVIEW_CHARACTERS),
+        shorten(job.error),
+    )
+
+
+def _short_topic(state: ConsoleState, name: str) -> str:
+    prefix = state.queue_settings.prefix
+    if prefix and name.startswith(prefix + "."):
+        return name[len(prefix) + 1 :]
+    return name

@@ -1,0 +1,35 @@
+"""gunicorn settings for the console: ``gunicorn -c python:dashboard.gunicorn_config``.
+
+Listens on ``QUEUEDECK_BIND`` (default ``127.0.0.1:$PORT``, port 7145 when
+``PORT`` is unset) with ``QUEUEDECK_WORKERS`` processes (default 2). The app
+loads before the workers fork, so without ``QUEUEDECK_SECRET_KEY`` they still
+share one random key and accept each other's CSRF tokens. Like
+``queuedeck serve``, it refuses a non-loopback address without credentials.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .settings import ConsoleSettings, is_loopback
+
+bind = [os.environ.get("QUEUEDECK_BIND") or f"127.0.0.1:{os.environ.get('PORT', 7145)}"]
+workers = int(os.environ.get("QUEUEDECK_WORKERS", "2"))
+preload_app = True
+accesslog = "-"
+
+
+def on_starting(server: Any) -> None:
+    """Stop gunicorn before it binds a public address with no credentials."""
+    settings = ConsoleSettings.from_env()
+    for address in server.cfg.bind:
+        host = address.rsplit(":", 1)[0] if ":" in address else address
+        if address.startswith("unix:") or is_loopback(host.strip("[]")):
+            continue
+        if not settings.has_credentials:
+            raise SystemExit(
+                f"queuedeck: refusing to listen on {address!r} without credentials; "
+                "set QUEUEDECK_USERNAME and QUEUEDECK_PASSWORD (and "
+                "QUEUEDECK_SECRET_KEY), or bind to 127.0.0.1"
+            )

@@ -1,0 +1,116 @@
+"""Console settings read from ``QUEUEDECK_*`` environment variables.
+
+The queue itself keeps its ``TINA4_QUEUE_*`` settings (see
+:mod:`queue_core.settings`); these variables only change the console.
+
+================================ ======= ======================================
+Variable                         Default Meaning
+================================ ======= ======================================
+QUEUEDECK_USERNAME               (none)  HTTP Basic user name for the console
+QUEUEDECK_PASSWORD               (none)  HTTP Basic password for the console
+QUEUEDECK_READ_ONLY              false   hide actions and reject every POST
+QUEUEDECK_SECRET_KEY             random  key that signs sessions and CSRF tokens
+QUEUEDECK_DEAD_LETTER_THRESHOLD  10      dead letters above which a topic is
+                                         highlighted on the overview
+QUEUEDECK_REFRESH_SECONDS        5       overview polling interval
+QUEUEDECK_WORKER_TIMEOUT         30      seconds since a worker's last
+                                         heartbeat before it counts as gone
+================================ ======= ======================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ENV_PREFIX = "QUEUEDECK_"
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """Resolved console settings; build one with :meth:`from_env`."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    read_only: bool = False
+    secret_key: str | None = field(default=None, repr=False)
+    dead_letter_threshold: int = 10
+    refresh_seconds: float = 5.0
+    worker_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
+        """Build settings from *environ* (default ``os.environ``).
+
+        :raises ValueError: if a variable contains an invalid value, or only one
+            of the user name and password is set; the message names it.
+        """
+        source = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = source.get(ENV_PREFIX + name, "").strip()
+            return value or None
+
+        username = get("USERNAME")
+        password = source.get(ENV_PREFIX + "PASSWORD") or None
+        if (username is None) != (password is None):
+            raise ValueError(
+                "set both QUEUEDECK_USERNAME and QUEUEDECK_PASSWORD, or neither"
+            )
+        return cls(
+            username=username,
+            password=password,
+            read_only=_flag(get("READ_ONLY"), "READ_ONLY"),
+            secret_key=get("SECRET_KEY"),
+            dead_letter_threshold=int(
+                _number(get("DEAD_LETTER_THRESHOLD"), "DEAD_LETTER_THRESHOLD", 10)
+            ),
+            refresh_seconds=_number(get("REFRESH_SECONDS"), "REFRESH_SECONDS", 5),
+            worker_timeout=_number(get("WORKER_TIMEOUT"), "WORKER_TIMEOUT", 30),
+        )
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether a user name and password protect the console."""
+        return self.username is not None and self.password is not None
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether *host* names only this machine (``localhost`` or 127/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(text: str | None, name: str) -> bool:
+    value = (text or "").lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"invalid {ENV_PREFIX}{name} {text!r}; use true or false (1/0, yes/no)"
+    )
+
+
+def _number(text: str | None, name: str, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"invalid {ENV_PREFIX}{name} {text!r}; set it to a number >= 0"
+        )
+    return value

@@ -1,0 +1,72 @@
+"""The console's per-app state: settings, the shared backend and the auth hook."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from queue_core import Queue, Settings
+from queue_core.backends import Backend, open_backend
+
+from .settings import ConsoleSettings
+
+EXTENSION_NAME = "queuedeck"
+
+#: A host app's access check: called before every console request, it returns
+#: whether the current user may use the console (``False`` gives 403).
+AuthCheck = Callable[[], bool]
+
+
+@dataclass
+class ConsoleState:
+    """What one app's console needs, stored in ``app.extensions["queuedeck"]``.
+
+    Every request shares :attr:`backend`: *shared_backend* when the app passed
+    one, otherwise a backend opened on first use from *queue_settings*. The
+    console so keeps one set of connections per process, not one per request.
+    """
+
+    settings: ConsoleSettings
+    queue_settings: Settings
+    auth_check: AuthCheck | None = None
+    shared_backend: Backend | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def backend(self) -> Backend:
+        """The backend shared by every request of this app."""
+        if self.shared_backend is None:
+            with self._lock:
+                if self.shared_backend is None:
+                    self.shared_backend = open_backend(self.queue_settings)
+        return self.shared_backend
+
+    def queue(self, topic: str = "default") -> Queue:
+        """Return a :class:`Queue` for *topic* on the shared backend.
+
+        :raises queue_core.TopicError: if *topic* is not a valid topic name.
+        """
+        return Queue(topic, settings=self.queue_settings, backend=self.backend)
+
+    def close(self) -> None:
+        """Close the shared backend's connections."""
+        if self.shared_backend is not None:
+            self.shared_backend.close()
+
+
+def console_state(app: Flask | None = None) -> ConsoleState:
+    """Return the console state of *app* (default: the current app).
+
+    :raises RuntimeError: if the console was never set up on the app.
+    """
+    target = current_app if app is None else app
+    state = target.extensions.get(EXTENSION_NAME)
+    if not isinstance(state, ConsoleState):
+        raise RuntimeError(
+            "the queuedeck console is not set up on this app; call "
+            "dashboard.init_app(app) first"
+        )
+    return state

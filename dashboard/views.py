@@ -1,0 +1,163 @@
+"""HTML views: every URL renders a whole page, or its partial for htmx.
+
+A view builds its context once with a builder from :mod:`dashboard.context`.
+The page template includes the partial, and an htmx request gets the partial
+alone, rendered from the same context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_htmx import make_response as htmx_response  # type: ignore[import-untyped]
+
+from . import actions
+from .context import (
+    PAGE_SIZE,
+    counts_context,
+    error_groups_context,
+    job_context,
+    overview_context,
+    topic_context,
+)
+from .htmx import is_htmx_request
+from .state import console_state
+
+# Events sent in the HX-Trigger header after an action: the tab counts and
+# the job list listen for them and reload themselves.
+COUNTS_CHANGED = "counts-changed"
+ROWS_CHANGED = "rows-changed"
+
+
+def register_views(blueprint: Blueprint) -> None:
+    """Add the console's HTML routes to *blueprint*."""
+    blueprint.add_url_rule("/", view_func=overview)
+    blueprint.add_url_rule("/topics/<topic>", view_func=topic)
+    blueprint.add_url_rule("/topics/<topic>/counts", view_func=topic_counts)
+    blueprint.add_url_rule("/topics/<topic>/errors", view_func=error_groups)
+    blueprint.add_url_rule("/topics/<topic>/jobs/<job_id>", view_func=job)
+    blueprint.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/retry", view_func=retry_job, methods=["POST"]
+    )
+    blueprint.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/delete", view_func=delete_job, methods=["POST"]
+    )
+    blueprint.add_url_rule("/topics/<topic>/bulk", view_func=bulk_preview)
+    blueprint.add_url_rule(
+        "/topics/<topic>/bulk",
+        view_func=bulk_run,
+        methods=["POST"],
+        endpoint="bulk_run",
+    )
+
+
+def overview() -> str:
+    """Show every topic's counts, workers and alerts."""
+    context = overview_context(console_state())
+    return _render("overview.html", "_overview.html", context)
+
+
+def topic(topic: str) -> str:
+    """Show one status tab of *topic*, newest first, with search and paging."""
+    context = topic_context(
+        console_state(),
+        topic,
+        status=request.args.get("status", "pending"),
+        cursor=request.args.get("cursor") or None,
+        text=request.args.get("q") or None,
+        signature=request.args.get("signature") or None,
+        limit=request.args.get("limit", PAGE_SIZE, type=int),
+    )
+    return _render("topic.html", "_jobs.html", context)
+
+
+def topic_counts(topic: str) -> ResponseReturnValue:
+    """Return the status tabs of *topic*; browsers without htmx get the topic page."""
+    if not is_htmx_request():
+        return redirect(url_for(".topic", topic=topic), 303)
+    context = counts_context(console_state(), topic)
+    context["status"] = request.args.get("status", "pending")
+    return render_template("queuedeck/_tabs.html", **context)
+
+
+def error_groups(topic: str) -> str:
+    """Show *topic*'s dead (or failed) jobs grouped by error signature."""
+    status = request.args.get("status", "dead")
+    context = error_groups_context(console_state(), topic, status=status)
+    return _render("errors.html", "_error_groups.html", context)
+
+
+def job(topic: str, job_id: str) -> str:
+    """Show one job: payload, error, attempts and timestamps."""
+    context = job_context(console_state(), topic, job_id)
+    if context is None:
+        abort(404, description=f"No job {job_id!r} on topic {topic!r}.")
+    return render_template("queuedeck/job.html", **context)
+
+
+def retry_job(topic: str, job_id: str) -> ResponseReturnValue:
+    """Move one failed or dead job back to pending."""
+    moved = console_state().queue(topic).retry(job_id)
+    message = "moved to pending" if moved else "was not failed or dead; unchanged"
+    return _row_result(topic, job_id, message)
+
+
+def delete_job(topic: str, job_id: str) -> ResponseReturnValue:
+    """Delete one job unless a worker reserved it."""
+    deleted = console_state().queue(topic).delete(job_id)
+    message = (
+        "deleted"
+        if deleted
+        else "not deleted: a worker reserved it, or it no longer exists"
+    )
+    return _row_result(topic, job_id, message)
+
+
+def bulk_preview(topic: str) -> str:
+    """Show what a bulk retry or purge would do, with a confirmation form."""
+    scope = actions.BulkScope.parse(topic, request.args, request.args.getlist("ids"))
+    preview = actions.preview(console_state().queue(topic), scope)
+    context = {"topic": topic, "preview": preview, "scope": scope}
+    return _render("bulk.html", "_bulk_preview.html", context)
+
+
+def bulk_run(topic: str) -> str | Response:
+    """Run a confirmed bulk retry or purge and report how many jobs it moved."""
+    scope = actions.BulkScope.parse(topic, request.form, request.form.getlist("ids"))
+    moved = actions.execute(console_state().queue(topic), scope)
+    expected = request.form.get("expected", type=int)
+    context = {"topic": topic, "scope": scope, "moved": moved, "expected": expected}
+    if not is_htmx_request():
+        return render_template("queuedeck/bulk.html", **context)
+    body = render_template("queuedeck/_bulk_result.html", **context)
+    return _changed(body, rows=True)
+
+
+def _render(page: str, partial: str, context: dict[str, Any]) -> str:
+    name = partial if is_htmx_request() else page
+    return render_template(f"queuedeck/{name}", **context)
+
+
+def _row_result(topic: str, job_id: str, message: str) -> ResponseReturnValue:
+    if not is_htmx_request():
+        return redirect(url_for(".job", topic=topic, job_id=job_id), 303)
+    body = render_template(
+        "queuedeck/_row_result.html", topic=topic, job_id=job_id, message=message
+    )
+    return _changed(body, rows=False)
+
+
+def _changed(body: str, *, rows: bool) -> Response:
+    events = [COUNTS_CHANGED, ROWS_CHANGED] if rows else [COUNTS_CHANGED]
+    response: Response = htmx_response(body, trigger=", ".join(events))
+    return response

@@ -1,0 +1,126 @@
+"""Fixtures for the browser tests: console servers on 127.0.0.1 and Chromium.
+
+Playwright drives Debian's Chromium at /usr/bin/chromium, because
+``playwright install`` downloads a browser build and cannot run offline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from dashboard import ConsoleSettings, create_app, init_app
+from queue_core import Queue, Settings
+from queue_core.backends import Backend, open_backend
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any],
+) -> dict[str, Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing; install it with: apt-get install -y chromium"
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 800}}
+
+
+@pytest.fixture
+def queue_settings(tmp_path: Path) -> Settings:
+    return Settings(path=tmp_path / "queue")
+
+
+@pytest.fixture
+def backend(queue_settings: Settings) -> Iterator[Backend]:
+    opened = open_backend(queue_settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def make_queue(queue_settings: Settings, backend: Backend) -> Callable[[str], Queue]:
+    def make(topic: str) -> Queue:
+        return Queue(topic, max_retries=1, settings=queue_settings, backend=backend)
+
+    return make
+
+
+def serve(app: Flask) -> Iterator[str]:
+    """Run *app* on 127.0.0.1 with an ephemeral port; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def console_url(queue_settings: Settings, backend: Backend) -> Iterator[str]:
+    settings = ConsoleSettings(secret_key="browser tests", refresh_seconds=2)
+    yield from serve(create_app(settings, queue_settings, backend))
+
+
+@pytest.fixture
+def host_url(queue_settings: Settings, backend: Backend) -> Iterator[str]:
+    host = Flask("host")
+    host.config["SECRET_KEY"] = "host secret"
+
+    @host.get("/")
+    def home() -> str:
+        return "host home"
+
+    init_app(
+        host,
+        url_prefix="/admin/queues",
+        settings=ConsoleSettings(),
+        queue_settings=queue_settings,
+        backend=backend,
+    )
+    yield from serve(host)
+
+
+@pytest.fixture
+def screenshot(page: Any) -> Callable[[str], None]:
+    """Save the page in light and dark mode under test-output/screenshots."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> None:
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.screenshot(
+                path=str(SCREENSHOTS / f"{name}-{scheme}.png"), full_page=True
+            )
+        page.emulate_media(color_scheme="light")
+
+    return take
