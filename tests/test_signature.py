@@ -23,11 +23,24 @@ from queue_core.signature import MAX_SIGNATURE_CHARACTERS, error_signature
             "row <id> locked",
         ),
         ("ValueError: -3.5 and 1,000", "ValueError: <n> and <n>"),
+        ("KeyError: 'user_80002'", "KeyError: 'user_<n>'"),
+        ("E11000 duplicate key on v2", "E11000 duplicate key on v2"),
         ("first line 1\nsecond line 2", "first line <n>"),
         ("", "(no error message)"),
         ("   \n  ", "(no error message)"),
     ],
-    ids=["ip", "email", "hex-id", "uuid", "numbers", "first-line", "empty", "blank"],
+    ids=[
+        "ip",
+        "email",
+        "hex-id",
+        "uuid",
+        "numbers",
+        "after-underscore",
+        "inside-word",
+        "first-line",
+        "empty",
+        "blank",
+    ],
 )
 def test_signature_normalises(error: str, signature: str) -> None:
     assert error_signature(error) == signature
