@@ -119,9 +119,9 @@ def build(settings: Settings, jobs: int, topics: int) -> None:
         rows = topic_rows(topic, per_topic)
         while batch := [row for _, row in zip(range(BATCH), rows, strict=False)]:
             connection.executemany(
-                "INSERT INTO jobs (id, topic, status, priority, payload, attempts, "
+                "INSERT INTO jobs (topic, status, priority, payload, attempts, "
                 "max_retries, error, created_at, updated_at, available_at, signature) "
-                "VALUES (?, ?, ?, 0, ?, ?, 3, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, 0, ?, ?, 3, ?, ?, ?, ?, ?)",
                 batch,
             )
         connection.execute("COMMIT")
@@ -147,7 +147,6 @@ def topic_rows(topic: str, count: int):  # type: ignore[no-untyped-def]
                 {"order": number, "email": f"user{number}@example.com"}
             )
             yield (
-                uuid.uuid4().hex,
                 topic,
                 status,
                 payload,

@@ -7,7 +7,6 @@ import logging
 import math
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,7 +158,7 @@ class Queue:
 
         now = time.time()
         record = JobRecord(
-            id=new_job_id(now),
+            id=self.backend.new_job_id(now),
             topic=full_topic,
             payload=text,
             status=JobStatus.PENDING,
@@ -228,7 +227,7 @@ class Queue:
         record = self.backend.claim(
             self.full_topic(topic),
             now=now,
-            lease_token=uuid.uuid4().hex,
+            lease_token=os.urandom(16).hex(),
             lease_expires_at=now + self.settings.visibility_timeout,
             max_retries=self.max_retries,
             job_id=job_id,
@@ -517,17 +516,6 @@ class Queue:
             for worker in workers
             if worker.topic.startswith(prefix + ".")
         ]
-
-
-def new_job_id(now: float) -> str:
-    """Return a new job id: 32 hex digits, sortable by creation time.
-
-    The first 12 digits are the creation time in milliseconds and the other 20
-    are random, so ids are unique without coordination (80 random bits per
-    millisecond) and land at the end of an id index instead of at a random
-    place, which keeps inserts cheap.
-    """
-    return f"{int(now * 1000):012x}{os.urandom(10).hex()}"
 
 
 def _check_delay(delay: float) -> None:

@@ -13,6 +13,7 @@ seconds as floats. Payloads are JSON text, checked before they arrive.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -92,9 +93,22 @@ class Backend(abc.ABC):
     #: The ``TINA4_QUEUE_BACKEND`` name of the backend.
     name: str = ""
 
+    def new_job_id(self, now: float) -> str:
+        """Return an id for a job created at Unix time *now*.
+
+        The default is 32 hex digits: the creation time in milliseconds, then
+        80 random bits, so ids are unique without coordination and sort by
+        creation time. Backends may use their own form; ids are opaque.
+        """
+        return f"{int(now * 1000):012x}{os.urandom(10).hex()}"
+
     @abc.abstractmethod
     def enqueue(self, record: JobRecord) -> None:
-        """Store a new pending job; on return it survives a process crash."""
+        """Store a new pending job; on return it survives a process crash.
+
+        A backend may replace ``record.id`` when it collides with a stored
+        job; the caller reads the id from the record after this returns.
+        """
 
     @abc.abstractmethod
     def claim(

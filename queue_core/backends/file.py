@@ -23,8 +23,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -45,13 +47,18 @@ from .base import (
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "queue.db"
+# A job id is its row's integer primary key, so jobs need no separate id index:
+# 41 bits of milliseconds since 2020-01-01 (enough until 2089), then 22 bits
+# that start at a random value in each millisecond and count up within it.
+ID_EPOCH_MS = 1_577_836_800_000
+ID_COUNTER_BITS = 22
+MAX_ID_ATTEMPTS = 5
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
     topic TEXT NOT NULL,
     status TEXT NOT NULL,
     priority INTEGER NOT NULL,
@@ -114,10 +121,13 @@ CREATE TABLE IF NOT EXISTS workers (
 """
 
 _COLUMNS = (
-    "id, topic, payload, status, priority, attempts, max_retries, error, created_at, "
+    "seq, topic, payload, status, priority, attempts, max_retries, error, created_at, "
     "updated_at, available_at, lease_token, lease_expires_at, retry_of, signature"
 )
-_COLUMN_COUNT = _COLUMNS.count(",") + 1
+_INSERT = (
+    f"INSERT INTO jobs ({_COLUMNS}) "
+    f"VALUES ({', '.join('?' * (_COLUMNS.count(',') + 1))})"
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -149,6 +159,8 @@ class FileBackend(Backend):
         self.synchronous = synchronous.upper()
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._id_lock = threading.Lock()
+        self._last_seq = 0
         self._connections: list[tuple[int, sqlite3.Connection]] = []
 
     def __repr__(self) -> str:
@@ -263,12 +275,28 @@ class FileBackend(Backend):
 
     # Writing -------------------------------------------------------------------
 
+    def new_job_id(self, now: float) -> str:
+        millis = int(now * 1000) - ID_EPOCH_MS
+        with self._id_lock:
+            seq = (millis << ID_COUNTER_BITS) | random.getrandbits(ID_COUNTER_BITS - 1)
+            # Ids from one process only grow, which keeps its jobs in FIFO
+            # order within a millisecond and when the clock steps back.
+            seq = max(seq, self._last_seq + 1)
+            self._last_seq = seq
+        return f"{seq:016x}"
+
     @_translate_errors
     def enqueue(self, record: JobRecord) -> None:
-        self._write().execute(
-            f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * _COLUMN_COUNT)})",
-            _record_values(record),
-        )
+        connection = self._write()
+        for attempt in range(1, MAX_ID_ATTEMPTS + 1):
+            try:
+                connection.execute(_INSERT, _record_values(record))
+                return
+            except sqlite3.IntegrityError:
+                # Another process drew the same id in the same millisecond.
+                if attempt == MAX_ID_ATTEMPTS:
+                    raise
+                record.id = self.new_job_id(time.time())
 
     @_translate_errors
     def claim(
@@ -289,8 +317,8 @@ class FileBackend(Backend):
             )
             arguments: tuple[Any, ...] = (topic, now)
         else:
-            where = "id = ? AND topic = ? AND status = 'pending' AND available_at <= ?"
-            arguments = (job_id, topic, now)
+            where = "seq = ? AND topic = ? AND status = 'pending' AND available_at <= ?"
+            arguments = (_job_seq(job_id), topic, now)
         # Polling an empty queue creates no store; the first push does.
         connection = self._connection(create=False)
         if connection is None:
@@ -311,7 +339,7 @@ class FileBackend(Backend):
             "UPDATE jobs SET status = ?, attempts = ?, error = ?, signature = ?, "
             "available_at = ?, updated_at = ?, lease_token = NULL, "
             "lease_expires_at = NULL "
-            "WHERE id = ? AND lease_token = ? AND status = 'reserved'",
+            "WHERE seq = ? AND lease_token = ? AND status = 'reserved'",
             (
                 outcome.status.value,
                 outcome.attempts,
@@ -319,7 +347,7 @@ class FileBackend(Backend):
                 outcome.signature,
                 outcome.available_at,
                 now,
-                job_id,
+                _job_seq(job_id),
                 lease_token,
             ),
         )
@@ -329,8 +357,8 @@ class FileBackend(Backend):
     def extend_lease(self, job_id: str, lease_token: str, expires_at: float) -> bool:
         cursor = self._write().execute(
             "UPDATE jobs SET lease_expires_at = ? "
-            "WHERE id = ? AND lease_token = ? AND status = 'reserved'",
-            (expires_at, job_id, lease_token),
+            "WHERE seq = ? AND lease_token = ? AND status = 'reserved'",
+            (expires_at, _job_seq(job_id), lease_token),
         )
         return cursor.rowcount == 1
 
@@ -357,8 +385,8 @@ class FileBackend(Backend):
             raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
         cursor = connection.execute(
             "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
-            "WHERE id = ? AND topic = ? AND status IN ('failed', 'dead')",
-            (now, now, job_id, topic),
+            "WHERE seq = ? AND topic = ? AND status IN ('failed', 'dead')",
+            (now, now, _job_seq(job_id), topic),
         )
         if cursor.rowcount == 1:
             return True
@@ -422,8 +450,8 @@ class FileBackend(Backend):
         if connection is None:
             return False
         cursor = connection.execute(
-            "DELETE FROM jobs WHERE id = ? AND topic = ? AND status != 'reserved'",
-            (job_id, topic),
+            "DELETE FROM jobs WHERE seq = ? AND topic = ? AND status != 'reserved'",
+            (_job_seq(job_id), topic),
         )
         return cursor.rowcount == 1
 
@@ -468,7 +496,7 @@ class FileBackend(Backend):
         if connection is None:
             return None
         row = connection.execute(
-            f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+            f"SELECT {_COLUMNS} FROM jobs WHERE seq = ?", (_job_seq(job_id),)
         ).fetchone()
         if row is None:
             return None
@@ -503,11 +531,11 @@ class FileBackend(Backend):
 
         # One row more than asked tells whether another page follows.
         rows = connection.execute(
-            f"SELECT seq, {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
+            f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
             "ORDER BY seq DESC LIMIT ?",
             (*arguments, limit + 1),
         ).fetchall()
-        records = [_record(row[1:]) for row in rows[:limit]]
+        records = [_record(row) for row in rows[:limit]]
         next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
         return RecordPage(records, next_cursor)
 
@@ -584,7 +612,7 @@ class FileBackend(Backend):
 
 def _record_values(record: JobRecord) -> tuple[Any, ...]:
     return (
-        record.id,
+        _job_seq(record.id),
         record.topic,
         record.payload,
         record.status.value,
@@ -604,7 +632,7 @@ def _record_values(record: JobRecord) -> tuple[Any, ...]:
 
 def _record(row: tuple[Any, ...]) -> JobRecord:
     (
-        job_id,
+        seq,
         topic,
         payload,
         status,
@@ -621,7 +649,7 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
         signature,
     ) = row
     return JobRecord(
-        id=job_id,
+        id=f"{seq:016x}",
         topic=topic,
         payload=payload,
         status=JobStatus(status),
@@ -660,6 +688,16 @@ def _status_filter(
         where += f" AND signature = ? AND {_FAILED_OR_DEAD}"
         arguments.append(signature)
     return where, arguments
+
+
+def _job_seq(job_id: str) -> int:
+    # A job id is its row's seq in 16 hex digits; anything else matches no row.
+    if len(job_id) != 16:
+        return -1
+    try:
+        return int(job_id, 16)
+    except ValueError:
+        return -1
 
 
 def _parse_cursor(cursor: str) -> int:
