@@ -64,6 +64,7 @@ def rabbitmq_store(tmp_path: Path, namespace: str) -> Iterator[dict[str, str]]:
 
 STORES: dict[str, Store] = {
     "file": file_store,
+    "rabbitmq": rabbitmq_store,
 }
 
 

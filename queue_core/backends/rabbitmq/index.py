@@ -1,0 +1,252 @@
+"""The job index: every job's state, folded from the events stream in order.
+
+Each process that opens the RabbitMQ backend replays the events stream into one
+:class:`JobIndex` and keeps following it. Events are applied in stream order,
+and an event with a condition (``"if"``) applies only when the job still
+matches it, so every process folds the same log into the same state. That is
+what makes a conditional event work like a compare-and-set: the first of two
+racing writers in the stream wins, everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ...status import JobStatus
+from ..base import ErrorGroup, JobRecord, WorkerRecord, zero_counts
+
+RECORD_FIELDS = tuple(field.name for field in fields(JobRecord))
+
+
+def record_to_json(record: JobRecord) -> dict[str, Any]:
+    """Return *record* as a JSON-ready dict."""
+    data = {name: getattr(record, name) for name in RECORD_FIELDS}
+    data["status"] = record.status.value
+    return data
+
+
+def record_from_json(data: dict[str, Any]) -> JobRecord:
+    """Return the :class:`JobRecord` stored as *data*."""
+    values: dict[str, Any] = {name: data.get(name) for name in RECORD_FIELDS}
+    values["status"] = JobStatus(data["status"])
+    return JobRecord(**values)
+
+
+@dataclass(slots=True)
+class Entry:
+    """One job in the index.
+
+    ``seq`` is the stream offset of the job's first event, so it orders jobs
+    by push time across every process. ``delivery`` names the one copy on the
+    pending queue that may still be claimed; ``None`` while no copy is valid
+    (the job is delayed, reserved or settled).
+    """
+
+    record: JobRecord
+    seq: int
+    delivery: str | None
+
+
+class JobIndex:
+    """Job and worker state of every topic, shared by the threads of a process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.jobs: dict[str, Entry] = {}
+        self.by_topic: dict[str, dict[str, Entry]] = {}
+        self.workers: dict[str, WorkerRecord] = {}
+        # Pending jobs with no claimable copy queued (delayed ones), per topic,
+        # so a claim finds due ones without scanning every job.
+        self.parked_ids: dict[str, set[str]] = {}
+        self.next_offset = 0
+        # Event ids someone waits for, mapped to whether the event applied.
+        self.outcomes: dict[str, bool | None] = {}
+
+    # Applying events -------------------------------------------------------------
+
+    def apply(self, event: dict[str, Any], offset: int) -> None:
+        """Apply one event read at stream *offset*."""
+        with self.lock:
+            applied = self._apply(event, offset)
+            self.next_offset = offset + 1
+            event_id = event.get("event")
+            if event_id in self.outcomes:
+                self.outcomes[event_id] = applied
+                self.lock.notify_all()
+
+    def _apply(self, event: dict[str, Any], offset: int) -> bool:
+        op = event.get("op")
+        if op == "job":
+            return self._apply_job(event, offset)
+        if op == "delete":
+            condition = event.get("if", {})
+            deleted = [
+                job_id
+                for job_id in event["ids"]
+                if self._matches(self.jobs.get(job_id), condition)
+            ]
+            for job_id in deleted:
+                entry = self.jobs.pop(job_id)
+                self.by_topic[entry.record.topic].pop(job_id, None)
+                self.parked_ids.get(entry.record.topic, set()).discard(job_id)
+            return bool(deleted)
+        if op == "worker":
+            worker = WorkerRecord(**event["worker"])
+            self.workers[worker.id] = worker
+        elif op == "worker_gone":
+            self.workers.pop(event["id"], None)
+        return True
+
+    def _apply_job(self, event: dict[str, Any], offset: int) -> bool:
+        job_id = event["id"]
+        entry = self.jobs.get(job_id)
+        condition = event.get("if")
+        if condition is not None and not self._matches(entry, condition):
+            return False
+        if entry is None:
+            data = event.get("record")
+            if data is None:
+                return False
+            record = record_from_json(data)
+            entry = Entry(record, offset, None)
+            self.jobs[job_id] = entry
+            self.by_topic.setdefault(record.topic, {})[job_id] = entry
+        else:
+            changes = event.get("set") or {}
+            for name, value in changes.items():
+                if name == "status":
+                    value = JobStatus(value)
+                setattr(entry.record, name, value)
+        entry.delivery = event.get("delivery")
+        parked = self.parked_ids.setdefault(entry.record.topic, set())
+        if entry.record.status is JobStatus.PENDING and entry.delivery is None:
+            parked.add(job_id)
+        else:
+            parked.discard(job_id)
+        return True
+
+    @staticmethod
+    def _matches(entry: Entry | None, condition: dict[str, Any]) -> bool:
+        if entry is None:
+            return False
+        record = entry.record
+        if "status" in condition and record.status.value not in condition["status"]:
+            return False
+        if "token" in condition and record.lease_token != condition["token"]:
+            return False
+        if "delivery" in condition and entry.delivery != condition["delivery"]:
+            return False
+        return not (
+            "signature" in condition and record.signature != condition["signature"]
+        )
+
+    # Waiting for events ------------------------------------------------------------
+
+    def expect(self, event_id: str) -> None:
+        """Register interest in whether the event *event_id* applies."""
+        with self.lock:
+            self.outcomes[event_id] = None
+
+    def wait_for(self, event_id: str, timeout: float) -> bool | None:
+        """Wait until *event_id* is applied; return whether it changed state.
+
+        Returns ``None`` if the event was not read within *timeout* seconds.
+        """
+        with self.lock:
+            self.lock.wait_for(lambda: self.outcomes.get(event_id) is not None, timeout)
+            return self.outcomes.pop(event_id, None)
+
+    # Reading -------------------------------------------------------------------------
+
+    def snapshot(self, job_id: str) -> tuple[JobRecord, str | None] | None:
+        """Return a copy of the job's record and its valid delivery, if known."""
+        with self.lock:
+            entry = self.jobs.get(job_id)
+            if entry is None:
+                return None
+            return copy_record(entry.record), entry.delivery
+
+    def select(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        signature: str | None = None,
+    ) -> list[tuple[int, JobRecord]]:
+        """Return ``(seq, record copy)`` of *topic*'s jobs in *statuses*.
+
+        Oldest first, by the stream offset of each job's first event.
+        """
+        wanted = set(statuses)
+        with self.lock:
+            rows = [
+                (entry.seq, copy_record(entry.record))
+                for entry in self.by_topic.get(topic, {}).values()
+                if entry.record.status in wanted
+                and (signature is None or entry.record.signature == signature)
+            ]
+        rows.sort(key=lambda row: row[0])
+        return rows
+
+    def parked(self, topic: str, now: float) -> list[JobRecord]:
+        """Return pending jobs of *topic* that are due but have no queued copy."""
+        with self.lock:
+            entries = [self.jobs[job_id] for job_id in self.parked_ids.get(topic, ())]
+            return [
+                copy_record(entry.record)
+                for entry in entries
+                if entry.record.available_at <= now
+            ]
+
+    def counts(self, topic: str) -> dict[JobStatus, int]:
+        counts = zero_counts()
+        with self.lock:
+            for entry in self.by_topic.get(topic, {}).values():
+                counts[entry.record.status] += 1
+        return counts
+
+    def topics(self) -> list[str]:
+        with self.lock:
+            return sorted(self.by_topic)
+
+    def expired(self, now: float) -> list[JobRecord]:
+        """Return reserved jobs whose lease expired before *now*."""
+        with self.lock:
+            return [
+                copy_record(entry.record)
+                for entry in self.jobs.values()
+                if entry.record.status is JobStatus.RESERVED
+                and (entry.record.lease_expires_at or 0.0) < now
+            ]
+
+    def error_groups(
+        self, topic: str, statuses: Iterable[JobStatus]
+    ) -> list[ErrorGroup]:
+        groups: dict[str, list[float]] = {}
+        for _, record in self.select(topic, statuses):
+            if record.signature is not None:
+                groups.setdefault(record.signature, []).append(record.updated_at)
+        result = [
+            ErrorGroup(signature, len(times), min(times), max(times))
+            for signature, times in groups.items()
+        ]
+        result.sort(key=lambda group: (-group.count, group.signature))
+        return result
+
+    def live_workers(self, seen_after: float) -> list[WorkerRecord]:
+        with self.lock:
+            workers = [w for w in self.workers.values() if w.last_seen > seen_after]
+        workers.sort(key=lambda worker: (worker.topic, worker.started_at))
+        return workers
+
+    def __iter__(self) -> Iterator[str]:
+        with self.lock:
+            return iter(list(self.jobs))
+
+
+def copy_record(record: JobRecord) -> JobRecord:
+    """Return a shallow copy, so callers never see the index change under them."""
+    return JobRecord(**{name: getattr(record, name) for name in RECORD_FIELDS})
