@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from queue_core import Job, JobNotFoundError, Queue
 from queue_core.status import PURGE_GROUPS, JobStatus, parse_purge_group
 
+from .formatting import plural
+
 logger = logging.getLogger(__name__)
 
 ACTIONS = ("retry", "purge")
@@ -38,12 +40,18 @@ class BulkScope:
 
     @classmethod
     def parse(
-        cls, topic: str, values: Mapping[str, str], ids: Sequence[str] = ()
+        cls,
+        topic: str,
+        values: Mapping[str, str],
+        ids: Sequence[str] | None = None,
     ) -> BulkScope:
         """Build a scope from request *values* (``action``, ``status``, ``signature``).
 
+        *ids* is ``None`` for the whole status or error group, and the
+        selected job ids otherwise.
+
         :raises ValueError: if the action or status is missing or invalid, or
-            more than :data:`MAX_SELECTED` ids are selected.
+            *ids* is empty or has more than :data:`MAX_SELECTED` ids.
         """
         action = values.get("action", "")
         status = values.get("status", "")
@@ -54,31 +62,69 @@ class BulkScope:
             raise ValueError(
                 f"cannot {action} status {status!r}; use one of: {', '.join(allowed)}"
             )
+        if ids is None:
+            return cls(topic, action, status, values.get("signature") or None)
+
         unique = tuple(dict.fromkeys(job_id for job_id in ids if job_id))
+        if not unique:
+            raise ValueError(
+                f"no job selected; select at least one job to {action}, or use "
+                f"the button for every {status} job"
+            )
         if len(unique) > MAX_SELECTED:
             raise ValueError(
                 f"{len(unique)} jobs selected; select at most {MAX_SELECTED} or act "
                 "on the whole status or error group"
             )
         # Selected jobs were picked one by one, so no error group narrows them.
-        signature = None if unique else values.get("signature") or None
-        return cls(topic, action, status, signature, unique)
+        return cls(topic, action, status, None, unique)
 
     @property
     def statuses(self) -> tuple[JobStatus, ...]:
         """The statuses the action takes jobs from ("failed" includes dead)."""
         return parse_purge_group(self.status)
 
+    @property
+    def status_names(self) -> str:
+        """The statuses in words, such as ``failed and dead``."""
+        return " and ".join(status.value for status in self.statuses)
+
     def describe(self) -> str:
         """Return the scope in words, such as ``every dead job of topic 'emails'``."""
-        names = " and ".join(status.value for status in self.statuses)
         if self.ids:
-            text = f"{len(self.ids)} selected {names} jobs of topic {self.topic!r}"
+            selected = plural(len(self.ids), "selected job")
+            text = (
+                f"{selected} of topic {self.topic!r} (only those still "
+                f"{self.status_names})"
+            )
         else:
-            text = f"every {names} job of topic {self.topic!r}"
+            text = f"every {self.status_names} job of topic {self.topic!r}"
         if self.signature is not None:
             text += f" with error {self.signature!r}"
         return text
+
+    def describe_count(self, count: int, *, done: bool = False) -> str:
+        """Return the scope in words with *count*, the jobs it covers or moved.
+
+        For selected jobs the sentence states how many of them are still in
+        the status, such as ``2 of 4 selected jobs of topic 'emails' are dead and
+        will be retried``; *done* puts it in the past tense.
+        """
+        verb = "retried" if self.action == "retry" else "purged"
+        if not self.ids:
+            return self.describe()
+        selected = len(self.ids)
+        noun = "selected job" if selected == 1 else "selected jobs"
+        if done:
+            return (
+                f"{count:,} of {selected:,} {noun} of topic {self.topic!r} "
+                f"{'was' if count == 1 else 'were'} {self.status_names} and "
+                f"{'was' if count == 1 else 'were'} {verb}"
+            )
+        return (
+            f"{count:,} of {selected:,} {noun} of topic {self.topic!r} "
+            f"{'is' if count == 1 else 'are'} {self.status_names} and will be {verb}"
+        )
 
     def to_dict(self) -> dict[str, object]:
         """Return the scope as JSON-ready values."""

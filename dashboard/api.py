@@ -15,7 +15,8 @@ from werkzeug.exceptions import HTTPException
 from queue_core import BackendError, JobNotFoundError, QueueError, TopicError
 
 from . import actions, security
-from .context import ERROR_STATUSES, MAX_PAGE_SIZE, PAGE_SIZE, overview_context
+from .context import ERROR_STATUSES, overview_context, parse_limit
+from .jsonbody import read_json_object
 from .state import console_state
 
 
@@ -72,9 +73,7 @@ def jobs(topic: str) -> Response:
     ``cursor`` (the previous page's ``next_cursor``), ``q`` (text in the
     payload or error) and ``signature`` (one error group).
     """
-    limit = request.args.get("limit", PAGE_SIZE, type=int)
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValueError(f"limit must be from 1 to {MAX_PAGE_SIZE}, not {limit}")
+    limit = parse_limit(request.args.get("limit"))
     page = (
         console_state()
         .queue(topic)
@@ -135,36 +134,65 @@ def bulk(topic: str) -> Response:
     ``signature`` or a list of ``ids``. With ``"dry_run": true`` nothing
     changes and the reply gives the count and a sample.
     """
-    body = _body()
-    values: dict[str, str] = {
-        key: str(body[key]) for key in ("action", "status") if key in body
-    }
-    if body.get("signature"):
-        values["signature"] = str(body["signature"])
-    ids = [str(job_id) for job_id in body.get("ids") or []]
+    if request.is_json:
+        values, ids, dry_run = _json_bulk_request(read_json_object())
+    else:
+        values, ids, dry_run = _form_bulk_request()
     scope = actions.BulkScope.parse(topic, values, ids)
     queue = console_state().queue(topic)
 
-    if body.get("dry_run"):
+    if dry_run:
         preview = actions.preview(queue, scope)
         return jsonify(
             scope=scope.to_dict(),
             count=preview.count,
             sample=[job.id for job in preview.sample],
+            description=scope.describe_count(preview.count),
         )
-    return jsonify(scope=scope.to_dict(), moved=actions.execute(queue, scope))
+    moved = actions.execute(queue, scope)
+    return jsonify(
+        scope=scope.to_dict(),
+        moved=moved,
+        description=scope.describe_count(moved, done=True),
+    )
 
 
-def _body() -> dict[str, Any]:
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ValueError("the request body must be a JSON object")
-        return body
-    form: dict[str, Any] = request.form.to_dict()
-    form["ids"] = request.form.getlist("ids")
-    form["dry_run"] = request.form.get("dry_run", "") in ("1", "true")
-    return form
+BulkRequest = tuple[dict[str, str], list[str] | None, bool]
+
+
+def _json_bulk_request(body: dict[str, Any]) -> BulkRequest:
+    # Each field is checked for its JSON type, because str() would turn
+    # "ids": "abc" into three ids and "dry_run": "false" into a dry run.
+    values: dict[str, str] = {}
+    for key in ("action", "status", "signature"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string, not {value!r}")
+        values[key] = value
+
+    ids = body.get("ids")
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(job_id, str) for job_id in ids)
+    ):
+        raise ValueError(f"ids must be a list of job id strings, not {ids!r:.80}")
+
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValueError(f"dry_run must be true or false, not {dry_run!r:.80}")
+    return values, ids, dry_run
+
+
+def _form_bulk_request() -> BulkRequest:
+    form = request.form
+    values = {
+        key: form[key] for key in ("action", "status", "signature") if key in form
+    }
+    ids = form.getlist("ids")
+    selected = form.get("scope") == "selected" or bool(ids)
+    dry_run = form.get("dry_run", "") in ("1", "true")
+    return values, ids if selected else None, dry_run
 
 
 def _worker(worker: Any) -> dict[str, Any]:

@@ -68,6 +68,25 @@ class Overview:
     totals: dict[str, int] = field(default_factory=dict)
 
 
+def parse_limit(text: str | None) -> int:
+    """Return the page size in the ``limit`` query parameter *text*.
+
+    :raises ValueError: unless *text* is missing or a whole number from 1 to
+        :data:`MAX_PAGE_SIZE`.
+    """
+    if text is None or not text.strip():
+        return PAGE_SIZE
+    try:
+        limit = int(text)
+    except ValueError:
+        raise ValueError(
+            f"invalid limit {text!r}; use a whole number from 1 to {MAX_PAGE_SIZE}"
+        ) from None
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be from 1 to {MAX_PAGE_SIZE}, not {limit}")
+    return limit
+
+
 def overview_context(state: ConsoleState) -> dict[str, Any]:
     """Build the overview: counts, workers, oldest pending age and alerts."""
     queue = state.queue()

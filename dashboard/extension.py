@@ -7,8 +7,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, render_template, send_from_directory
-from werkzeug.exceptions import HTTPException
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.wrappers import Response as BaseResponse
 
 from queue_core import (
     BackendError,
@@ -23,6 +34,7 @@ from . import formatting
 from .api import make_api_blueprint
 from .htmx import is_htmx_request
 from .metrics import metrics
+from .results import pop_result
 from .security import add_security_headers, check_request, csrf_token
 from .settings import ConsoleSettings
 from .state import EXTENSION_NAME, AuthCheck, ConsoleState, console_state
@@ -60,8 +72,15 @@ def init_app(
         auth_check=auth_check,
         shared_backend=backend,
     )
+    state.url_prefix = url_prefix.rstrip("/")
     app.extensions[EXTENSION_NAME] = state
     app.register_blueprint(make_blueprint(), url_prefix=url_prefix or None)
+    # A URL that matches no route (404) or not with this method (405) never
+    # reaches the blueprint's hooks, because Flask finds a request's blueprint
+    # through its matched route. These two app hooks act only on paths under the
+    # console's prefix, so the host's own pages and errors stay unchanged.
+    app.before_request(_handle_routing_error)
+    app.after_request(_add_console_headers)
     return state
 
 
@@ -79,6 +98,8 @@ def make_blueprint() -> Blueprint:
     blueprint.after_request(add_security_headers)
     blueprint.after_request(_add_server_timing)
     blueprint.context_processor(_template_context)
+    # The filter is app-wide in Jinja, so its name carries the console's.
+    blueprint.add_app_template_filter(formatting.visible, "queuedeck_visible")
     blueprint.register_error_handler(HTTPException, _http_error)
     blueprint.register_error_handler(QueueError, _queue_error)
     blueprint.register_error_handler(ValueError, _value_error)
@@ -116,6 +137,8 @@ def _template_context() -> dict[str, Any]:
         "age": formatting.age_text,
         "duration": formatting.duration_text,
         "shorten": formatting.shorten,
+        "plural": formatting.plural,
+        "pop_result": pop_result,
     }
 
 
@@ -128,6 +151,35 @@ def _add_server_timing(response: Response) -> Response:
     if started is not None:
         elapsed = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
+    return response
+
+
+def _handle_routing_error() -> BaseResponse | None:
+    error = request.routing_exception
+    state = current_app.extensions.get(EXTENSION_NAME)
+    if not isinstance(error, HTTPException) or not isinstance(state, ConsoleState):
+        return None
+    if not state.owns_path(request.path):
+        return None
+    if error.code is None or error.code < 400:
+        # A redirect such as the one that adds a trailing slash.
+        return add_security_headers(error.get_response())
+
+    message = error.description or error.name
+    if state.is_api_path(request.path):
+        response = jsonify(error=message)
+        response.status_code = error.code
+    else:
+        response = _error_page(error.code, message, _template_context())
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return add_security_headers(response)
+
+
+def _add_console_headers(response: Response) -> Response:
+    state = current_app.extensions.get(EXTENSION_NAME)
+    if isinstance(state, ConsoleState) and state.owns_path(request.path):
+        add_security_headers(response)
     return response
 
 
@@ -149,10 +201,16 @@ def _value_error(error: ValueError) -> Response:
     return _error_page(400, str(error))
 
 
-def _error_page(code: int, message: str) -> Response:
+def _error_page(
+    code: int, message: str, context: dict[str, Any] | None = None
+) -> Response:
     # htmx requests get plain text that the console script shows in its
-    # message bar; browsers get a whole page.
+    # message bar; browsers get a whole page. *context* supplies the
+    # template globals when no console route matched, because the
+    # blueprint's context processor then does not run.
     if is_htmx_request():
         return Response(message, code, mimetype="text/plain")
-    body = render_template("queuedeck/error.html", code=code, message=message)
+    body = render_template(
+        "queuedeck/error.html", code=code, message=message, **(context or {})
+    )
     return Response(body, code, mimetype="text/html")

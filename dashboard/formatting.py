@@ -1,11 +1,15 @@
-"""Jinja filters: payload previews, UTC timestamps and ages."""
+"""Jinja filters: payload previews, visible control characters, times and ages."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup, escape
 
 PREVIEW_CHARACTERS = 160
 ERROR_PREVIEW_CHARACTERS = 200
@@ -13,6 +17,17 @@ PRETTY_PAYLOAD_CHARACTERS = 64 * 1024
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _PRETTY_ENCODER = json.JSONEncoder(ensure_ascii=False, indent=2)
+
+# Characters that act on the text around them instead of showing: C0 and C1
+# controls and DEL (tab and newline excepted), the Unicode line and paragraph
+# separators, the bidirectional marks, embeddings, overrides and isolates,
+# and the zero-width characters. An error text such as "gpj\u202e.exe" would
+# otherwise display reversed. The zero-width joiner is left alone because
+# emoji sequences need it.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200c\u200e\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 def payload_preview(payload: dict[str, Any], limit: int = PREVIEW_CHARACTERS) -> str:
@@ -42,6 +57,29 @@ def shorten(text: str | None, limit: int = ERROR_PREVIEW_CHARACTERS) -> str:
         return ""
     line = text.strip().split("\n", 1)[0]
     return line if len(line) <= limit else line[:limit] + "…"
+
+
+def visible(text: object) -> Markup:
+    """Return *text* HTML-escaped, with each control or bidi character shown.
+
+    Every character that would act on the page instead of showing (see
+    ``_INVISIBLE``) becomes its escape, such as ``\\u202e``, in a
+    ``<span class="ctrl">`` whose title names the character.
+    """
+    if text is None:
+        return Markup("")
+    escaped = str(escape(text))
+    return Markup(_INVISIBLE.sub(_control_span, escaped))
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """Return *count* with thousands separators and *noun* in the right number.
+
+    ``plural(1, "job")`` is ``"1 job"``, ``plural(1200, "job")`` is
+    ``"1,200 jobs"``.
+    """
+    word = noun if count == 1 else plural_noun or noun + "s"
+    return f"{count:,} {word}"
 
 
 def utc_text(value: datetime | float | None) -> str:
@@ -88,6 +126,14 @@ def _encode_prefix(encoder: json.JSONEncoder, value: Any, limit: int) -> str:
         if size > limit:
             return "".join(parts)[:limit] + "…"
     return "".join(parts)
+
+
+def _control_span(match: re.Match[str]) -> str:
+    character = match.group()
+    code = ord(character)
+    shown = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    name = unicodedata.name(character, "control character")
+    return f'<span class="ctrl" title="U+{code:04X} {name}">{shown}</span>'
 
 
 def _as_datetime(value: datetime | float) -> datetime:

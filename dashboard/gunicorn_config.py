@@ -18,6 +18,9 @@ bind = [os.environ.get("QUEUEDECK_BIND") or f"127.0.0.1:{os.environ.get('PORT', 
 workers = int(os.environ.get("QUEUEDECK_WORKERS", "2"))
 preload_app = True
 accesslog = "-"
+# gunicorn 25.1 and later open a control socket at ~/.gunicorn/gunicorn.ctl by
+# default, one path that every instance of the same user would share.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import TypeVar
 
 from flask import Response, abort, request
 from flask_wtf.csrf import (  # type: ignore[import-untyped]
@@ -19,11 +20,14 @@ from flask_wtf.csrf import (  # type: ignore[import-untyped]
     generate_csrf,
     validate_csrf,
 )
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError  # type: ignore[import-untyped]
 
 from .state import ConsoleState, console_state
 
 logger = logging.getLogger(__name__)
+
+ResponseT = TypeVar("ResponseT", bound=BaseResponse)
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
@@ -69,7 +73,7 @@ def check_request() -> Response | None:
     return None
 
 
-def add_security_headers(response: Response) -> Response:
+def add_security_headers(response: ResponseT) -> ResponseT:
     """Add the CSP, anti-framing and no-sniff headers to a console response."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)

@@ -33,6 +33,8 @@ class ConsoleState:
     queue_settings: Settings
     auth_check: AuthCheck | None = None
     shared_backend: Backend | None = None
+    #: Where the console is mounted, such as ``/admin/queues``; empty at the root.
+    url_prefix: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -50,6 +52,16 @@ class ConsoleState:
         :raises queue_core.TopicError: if *topic* is not a valid topic name.
         """
         return Queue(topic, settings=self.queue_settings, backend=self.backend)
+
+    def owns_path(self, path: str) -> bool:
+        """Return whether the request path *path* lies in the console's URL space."""
+        prefix = self.url_prefix
+        return not prefix or path == prefix or path.startswith(prefix + "/")
+
+    def is_api_path(self, path: str) -> bool:
+        """Return whether *path* is a URL of the console's JSON API."""
+        api = self.url_prefix + "/api"
+        return path == api or path.startswith(api + "/")
 
     def close(self) -> None:
         """Close the shared backend's connections."""

@@ -20,17 +20,19 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_htmx import make_response as htmx_response  # type: ignore[import-untyped]
+from werkzeug.datastructures import MultiDict
 
 from . import actions
 from .context import (
-    PAGE_SIZE,
     counts_context,
     error_groups_context,
     job_context,
     overview_context,
+    parse_limit,
     topic_context,
 )
 from .htmx import is_htmx_request
+from .results import remember_result
 from .state import console_state
 
 # Events sent in the HX-Trigger header after an action: the tab counts and
@@ -76,7 +78,7 @@ def topic(topic: str) -> str:
         cursor=request.args.get("cursor") or None,
         text=request.args.get("q") or None,
         signature=request.args.get("signature") or None,
-        limit=request.args.get("limit", PAGE_SIZE, type=int),
+        limit=parse_limit(request.args.get("limit")),
     )
     return _render("topic.html", "_jobs.html", context)
 
@@ -109,31 +111,58 @@ def retry_job(topic: str, job_id: str) -> ResponseReturnValue:
     """Move one failed or dead job back to pending."""
     moved = console_state().queue(topic).retry(job_id)
     message = "moved to pending" if moved else "was not failed or dead; unchanged"
-    return _row_result(topic, job_id, message)
+    if is_htmx_request():
+        return _row_result(topic, job_id, message)
+    remember_result(f"Job {job_id} {message}.")
+    return redirect(url_for(".job", topic=topic, job_id=job_id), 303)
 
 
 def delete_job(topic: str, job_id: str) -> ResponseReturnValue:
-    """Delete one job unless a worker reserved it."""
-    deleted = console_state().queue(topic).delete(job_id)
+    """Delete one job unless a worker reserved it.
+
+    A plain form POST redirects to the job's status tab once the job is gone,
+    and back to the job page when it is still there.
+    """
+    queue = console_state().queue(topic)
+    job = queue.get(job_id)
+    deleted = queue.delete(job_id)
     message = (
         "deleted"
         if deleted
         else "not deleted: a worker reserved it, or it no longer exists"
     )
-    return _row_result(topic, job_id, message)
+    if is_htmx_request():
+        return _row_result(topic, job_id, message)
+
+    remember_result(f"Job {job_id} {message}.")
+    if job is not None and not deleted:
+        return redirect(url_for(".job", topic=topic, job_id=job_id), 303)
+    status = job.status.value if job is not None else None
+    return redirect(url_for(".topic", topic=topic, status=status), 303)
 
 
 def bulk_preview(topic: str) -> str:
-    """Show what a bulk retry or purge would do, with a confirmation form."""
-    scope = actions.BulkScope.parse(topic, request.args, request.args.getlist("ids"))
+    """Show what a bulk retry or purge would do, with a confirmation form.
+
+    In read-only mode the preview is rejected with 403 like the action
+    itself, so no page offers a button that cannot work.
+    """
+    if console_state().settings.read_only:
+        abort(403, description="The console is read-only; actions are turned off.")
+    scope = _bulk_scope(topic, request.args)
     preview = actions.preview(console_state().queue(topic), scope)
-    context = {"topic": topic, "preview": preview, "scope": scope}
+    context = {
+        "topic": topic,
+        "preview": preview,
+        "scope": scope,
+        "search": request.args.get("q") or None,
+    }
     return _render("bulk.html", "_bulk_preview.html", context)
 
 
 def bulk_run(topic: str) -> str | Response:
     """Run a confirmed bulk retry or purge and report how many jobs it moved."""
-    scope = actions.BulkScope.parse(topic, request.form, request.form.getlist("ids"))
+    scope = _bulk_scope(topic, request.form)
     moved = actions.execute(console_state().queue(topic), scope)
     expected = request.form.get("expected", type=int)
     context = {"topic": topic, "scope": scope, "moved": moved, "expected": expected}
@@ -143,14 +172,20 @@ def bulk_run(topic: str) -> str | Response:
     return _changed(body, rows=True)
 
 
+def _bulk_scope(topic: str, values: MultiDict[str, str]) -> actions.BulkScope:
+    # The selection form sends scope=selected, so an empty selection is an
+    # error instead of falling back to every job of the status.
+    ids = values.getlist("ids")
+    selected = values.get("scope") == "selected" or bool(ids)
+    return actions.BulkScope.parse(topic, values, ids if selected else None)
+
+
 def _render(page: str, partial: str, context: dict[str, Any]) -> str:
     name = partial if is_htmx_request() else page
     return render_template(f"queuedeck/{name}", **context)
 
 
-def _row_result(topic: str, job_id: str, message: str) -> ResponseReturnValue:
-    if not is_htmx_request():
-        return redirect(url_for(".job", topic=topic, job_id=job_id), 303)
+def _row_result(topic: str, job_id: str, message: str) -> Response:
     body = render_template(
         "queuedeck/_row_result.html", topic=topic, job_id=job_id, message=message
     )

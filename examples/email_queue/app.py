@@ -7,6 +7,10 @@ Run it with gunicorn from this directory, as the Procfile does::
 The console is mounted at ``/admin/queues``. Its CSRF check is a hook on its
 own blueprint, so it covers the console's buttons and leaves the routes under
 ``/api/emails`` alone: they are a machine API that curl calls without a token.
+Instead, every POST under ``/api/emails`` must be sent with
+``Content-Type: application/json``. A browser sends that content type across
+origins only after a CORS preflight, which this app never approves, so
+another web page cannot queue or retry emails with a plain HTML form.
 """
 
 from __future__ import annotations
@@ -14,10 +18,15 @@ from __future__ import annotations
 import logging
 import secrets
 
+from api_input import EMAIL_FIELDS, encoded_size, read_json_object, validate_email
 from config import TOPIC, make_queue
 from flask import Blueprint, Flask, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import (
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 
 import dashboard
 from queue_core import PayloadError, Queue, QueueError
@@ -26,7 +35,7 @@ from queue_core.errors import BackendError
 logger = logging.getLogger(__name__)
 
 CONSOLE_PREFIX = "/admin/queues"
-EMAIL_FIELDS = ("to", "subject", "body")
+API_PREFIX = "/api/emails"
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
@@ -41,7 +50,11 @@ def create_app() -> Flask:
     app.config["SECRET_KEY"] = console_settings.secret_key or secrets.token_hex(32)
 
     queue = make_queue()
-    app.register_blueprint(make_email_api(queue), url_prefix="/api/emails")
+    app.register_blueprint(make_email_api(queue), url_prefix=API_PREFIX)
+    # A 404 or 405 under /api/emails matches no route of the blueprint, so the
+    # blueprint's handler never runs for it. This app-wide handler returns
+    # JSON there and leaves the error pages of every other path unchanged.
+    app.register_error_handler(HTTPException, _api_routing_error)
     dashboard.init_app(
         app,
         url_prefix=CONSOLE_PREFIX,
@@ -61,17 +74,31 @@ def make_email_api(queue: Queue) -> Blueprint:
     """Return the blueprint of the ``/api/emails`` routes over *queue*."""
     api = Blueprint("emails", __name__)
 
+    @api.before_request
+    def require_json() -> None:
+        if request.method == "POST" and not request.is_json:
+            raise UnsupportedMediaType(
+                "send the request body as JSON with the header "
+                "Content-Type: application/json"
+            )
+
     @api.post("/send")
     def send() -> ResponseReturnValue:
-        data = request.get_json(force=True, silent=True)
-        if not isinstance(data, dict):
-            return _error(
-                "the request body must be a JSON object with to, subject and body"
-            )
+        data = read_json_object()
         errors = validate_email(data)
         if errors:
             return jsonify(errors=errors), 400
-        job_id = queue.push({name: data[name] for name in EMAIL_FIELDS})
+
+        payload = {name: data[name] for name in EMAIL_FIELDS}
+        limit = queue.settings.max_payload_bytes
+        size = encoded_size(payload)
+        if size > limit:
+            return _error(
+                f"the email is {size} bytes as JSON, over the queue's limit of "
+                f"{_byte_text(limit)}; shorten the body",
+                413,
+            )
+        job_id = queue.push(payload)
         location = url_for("queuedeck.api.job", topic=TOPIC, job_id=job_id)
         return jsonify(id=job_id, status="pending"), 201, {"Location": location}
 
@@ -95,6 +122,9 @@ def make_email_api(queue: Queue) -> Blueprint:
 
     @api.post("/retry")
     def retry() -> ResponseReturnValue:
+        # The body may be empty or {}; only the JSON content type is required.
+        if request.get_data(cache=True).strip():
+            read_json_object()
         # With automatic retry on, a failed job goes straight back to pending,
         # so the jobs waiting for an operator are the dead letters.
         # retry_all("failed") moves failed and dead jobs alike.
@@ -107,51 +137,42 @@ def make_email_api(queue: Queue) -> Blueprint:
     return api
 
 
-def validate_email(data: dict[str, object]) -> dict[str, str]:
-    """Return one error message per invalid field of *data*, or an empty dict."""
-    errors: dict[str, str] = {}
-    for name in EMAIL_FIELDS:
-        value = data.get(name)
-        if value is None:
-            errors[name] = f"{name} is required"
-        elif not isinstance(value, str):
-            errors[name] = f"{name} must be a string"
-        elif not value.strip():
-            errors[name] = f"{name} must not be empty"
-
-    to = data.get("to")
-    if "to" not in errors and not _is_address(str(to)):
-        errors["to"] = (
-            f"to must be a single email address such as alice@example.com, not {to!r}"
-        )
-    subject = data.get("subject")
-    if "subject" not in errors and any(c in str(subject) for c in "\r\n"):
-        errors["subject"] = "subject must be a single line"
-    return errors
-
-
-def _is_address(text: str) -> bool:
-    # One plain address: the SMTP server judges whether it exists. Spaces,
-    # commas and line breaks would make it several addresses or a header.
-    local, at, domain = text.partition("@")
-    forbidden = set(" \t\r\n,;<>\"'")
-    return (
-        bool(local and at and domain)
-        and "@" not in domain
-        and not (forbidden & set(text))
-    )
-
-
 def _error(message: str, status: int = 400) -> ResponseReturnValue:
     return jsonify(error=message), status
 
 
+def _byte_text(count: int) -> str:
+    mebibytes, remainder = divmod(count, 1024 * 1024)
+    if mebibytes and not remainder:
+        return f"{mebibytes} MiB ({count} bytes)"
+    return f"{count} bytes"
+
+
 def _http_error(error: HTTPException) -> ResponseReturnValue:
-    return _error(error.description or error.name, error.code or 500)
+    if isinstance(error, RequestEntityTooLarge):
+        return _error(
+            f"the request body is over the limit of {_byte_text(MAX_REQUEST_BYTES)}",
+            413,
+        )
+    response = jsonify(error=error.description or error.name)
+    response.status_code = error.code or 500
+    # Keeps headers such as the Allow list of a 405.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _api_routing_error(error: HTTPException) -> ResponseReturnValue:
+    if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
+        return _http_error(error)
+    return error
 
 
 def _payload_error(error: PayloadError) -> ResponseReturnValue:
-    return _error(str(error), 413)
+    # send() checks the size before the push and returns 413 itself, so a
+    # PayloadError here means a value the queue cannot store.
+    return _error(str(error), 400)
 
 
 def _backend_error(error: BackendError) -> ResponseReturnValue:

@@ -197,7 +197,7 @@ def test_bulk_selected_jobs_only(client, make_queue):
     ).get_data(as_text=True)
 
     assert 'data-count="2"' in preview
-    assert "2 selected dead jobs" in preview
+    assert "2 of 2 selected jobs of topic &#39;emails&#39; are dead" in preview
     assert 'data-moved="2"' in result
     assert [queue.get(job_id) for job_id in chosen] == [None, None]
     assert queue.counts()["dead"] == 3
