@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,9 @@ import click
 
 from .errors import PayloadError, QueueError, TopicError
 from .job import Job
+from .limits import MAX_DELAY_SECONDS, MAX_RETRIES_LIMIT
 from .queue import MAX_PRIORITY, MIN_PRIORITY, Queue
+from .retry import Backoff
 from .status import STATUS_NAMES, parse_purge_group
 from .topics import validate_topic
 from .worker import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_POLL_INTERVAL, Handler, Worker
@@ -46,9 +49,36 @@ def _check_topic(
 
 def _parse_json(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python passes undecodable argument bytes on as lone surrogates.
+        raise click.BadParameter(
+            "the JSON is not valid UTF-8; check the encoding of the shell or file "
+            "it came from",
+            ctx,
+            param,
+        ) from None
+    try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"invalid JSON: {exc}", ctx, param) from exc
+    except RecursionError:
+        raise click.BadParameter(
+            "the JSON is nested too deeply to parse", ctx, param
+        ) from None
+    except ValueError as exc:
+        # The only other ValueError is an integer longer than Python converts.
+        raise click.BadParameter(
+            f"the JSON holds a number that is too long: {exc.args[0].split(';')[0]}",
+            ctx,
+            param,
+        ) from None
+
+
+def _check_delay(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a number of seconds", ctx, param)
+    return value
 
 
 def _check_purge_status(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -102,7 +132,8 @@ def main(args: Sequence[str] | None = None) -> None:
 @click.argument("payload", metavar="JSON", callback=_parse_json)
 @click.option(
     "--delay",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, MAX_DELAY_SECONDS),
+    callback=_check_delay,
     default=0.0,
     show_default=True,
     help="Seconds before a worker may claim the job.",
@@ -195,20 +226,16 @@ def dead(topic: str, limit: int, as_json: bool) -> None:
     is_flag=True,
     help="Retry every failed job with attempts left; dead letters are skipped.",
 )
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="The --max-retries of the workers. With --all, failed jobs with fewer "
-    "attempts than this are retried.",
-)
-def retry(topic: str, job_id: str | None, retry_all: bool, max_retries: int) -> None:
-    """Move the failed or dead job ID of TOPIC, or all failed jobs, to pending."""
+def retry(topic: str, job_id: str | None, retry_all: bool) -> None:
+    """Move the failed or dead job ID of TOPIC, or all failed jobs, to pending.
+
+    A failed job has attempts left by the --max-retries of the worker that
+    last ran it; dead letters are retried only by ID.
+    """
     if (job_id is None) == (not retry_all):
         raise click.UsageError("give either a job ID or --all")
 
-    with Queue(topic, max_retries=max_retries) as queue:
+    with Queue(topic) as queue:
         if retry_all:
             moved = queue.retry_failed()
         elif job_id is not None and queue.retry(job_id):
@@ -255,10 +282,19 @@ def purge(topic: str, status: str) -> None:
 )
 @click.option(
     "--max-retries",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_RETRIES_LIMIT),
     default=3,
     show_default=True,
     help="Attempts a job gets before it becomes a dead letter.",
+)
+@click.option(
+    "--retry-backoff",
+    type=click.FloatRange(0, MAX_DELAY_SECONDS, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Retry failed jobs by themselves: wait SECONDS after the first "
+    "failure, doubling each time up to 300 s. Off by default, so a failed job "
+    "waits in 'failed' for an operator.",
 )
 @click.option(
     "--poll-interval",
@@ -279,6 +315,7 @@ def worker(
     topic: str,
     handler_path: str,
     max_retries: int,
+    retry_backoff: float | None,
     poll_interval: float,
     heartbeat_interval: float,
     burst: bool,
@@ -290,7 +327,10 @@ def worker(
     """
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     handler = import_handler(handler_path)
-    with Queue(topic, max_retries=max_retries) as queue:
+    backoff = None
+    if retry_backoff is not None:
+        backoff = Backoff(base=retry_backoff, maximum=max(300.0, retry_backoff))
+    with Queue(topic, max_retries=max_retries, retry_backoff=backoff) as queue:
         Worker(
             queue,
             handler,
@@ -318,6 +358,12 @@ def import_handler(path: str) -> Handler:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
         _fail_handler(f"cannot import module {module_name!r}: {exc}")
+    except Exception as exc:
+        # A syntax error or a failing import-time statement in the handler's
+        # own module: report it in one line rather than as a traceback.
+        _fail_handler(
+            f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
+        )
 
     for part in attribute.split("."):
         try:

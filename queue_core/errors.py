@@ -6,6 +6,8 @@ family in one clause::
     QueueError
     ├── ConfigurationError   bad TINA4_QUEUE_* setting or missing driver
     ├── PayloadError         payload is not a JSON object or is too large
+    │   ├── PayloadTypeError     a value of a type JSON cannot carry
+    │   └── PayloadTooLargeError over TINA4_QUEUE_MAX_PAYLOAD_BYTES
     ├── TopicError           topic name breaks the portable naming rule
     ├── JobNotFoundError     no job with that id on the topic
     └── BackendError         the storage or broker failed
@@ -34,6 +36,10 @@ class PayloadError(QueueError, ValueError):
 
 class PayloadTypeError(PayloadError, TypeError):
     """Raised when a payload holds a value of a type JSON cannot carry."""
+
+
+class PayloadTooLargeError(PayloadError):
+    """Raised when an encoded payload is over the size limit."""
 
 
 class TopicError(QueueError, ValueError):

@@ -16,8 +16,16 @@ if TYPE_CHECKING:
 
 
 def utc_datetime(timestamp: float) -> datetime:
-    """Return Unix time *timestamp* as a timezone-aware UTC datetime."""
-    return datetime.fromtimestamp(timestamp, tz=UTC)
+    """Return Unix time *timestamp* as a timezone-aware UTC datetime.
+
+    A time past what ``datetime`` holds, which only a store written without
+    queue_core's limits can contain, reads as the latest datetime instead of
+    making the whole job unreadable.
+    """
+    try:
+        return datetime.fromtimestamp(timestamp, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)
 
 
 class Job:

@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any, cast
 
-from .errors import PayloadError, PayloadTypeError
+from .errors import PayloadError, PayloadTooLargeError, PayloadTypeError
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
@@ -62,10 +62,15 @@ def encode_payload(
         )
     _check_value(payload, ())
 
-    text = _ENCODER.encode(payload)
-    size = len(text.encode("utf-8"))
+    try:
+        text = _ENCODER.encode(payload)
+        size = len(text.encode("utf-8"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        # Only a subclass that hides its value from the checks above gets
+        # here, for example a float subclass holding NaN.
+        raise PayloadError(f"payload cannot be encoded as JSON: {exc}") from None
     if size > max_bytes:
-        raise PayloadError(
+        raise PayloadTooLargeError(
             f"payload is {size} bytes, over the limit of {max_bytes} bytes; "
             "store large data elsewhere and push a reference to it, or raise "
             "TINA4_QUEUE_MAX_PAYLOAD_BYTES"
@@ -131,15 +136,24 @@ def _check_subclass(value: object, path: tuple[object, ...]) -> None:
     # everything else is rejected with a fix for the common cases.
     if isinstance(value, bool):
         return
-    for base in (int, float, str, dict, list, tuple):
-        if isinstance(value, base):
-            _check_value(base(cast(Any, value)), path)
-            return
-    name = type(value).__name__
-    fix = _FIXES.get(name, "convert it to a str, number, bool, None, list or dict")
-    raise PayloadTypeError(
-        f"{_format_path(path)} is a {name}, which JSON cannot store; {fix}"
-    )
+    # The base type's own methods read the stored value, which is what the
+    # JSON encoder writes, even when the subclass overrides __str__ or __int__.
+    if isinstance(value, str):
+        _check_value(str.__str__(value), path)
+    elif isinstance(value, int):
+        _check_value(int.__int__(value), path)
+    elif isinstance(value, float):
+        _check_value(float.__float__(value), path)
+    elif isinstance(value, dict):
+        _check_value(dict(dict.items(value)), path)
+    elif isinstance(value, (list, tuple)):
+        _check_value(list(cast(list[object], value)), path)
+    else:
+        name = type(value).__name__
+        fix = _FIXES.get(name, "convert it to a str, number, bool, None, list or dict")
+        raise PayloadTypeError(
+            f"{_format_path(path)} is of type {name}, which JSON cannot store; {fix}"
+        )
 
 
 def _check_text(text: str, path: tuple[object, ...]) -> None:

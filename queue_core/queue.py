@@ -21,6 +21,7 @@ from .backends import (
 from .backends.base import ErrorGroup, as_plain_counts
 from .errors import JobNotFoundError
 from .job import Job, JobPage, utc_datetime
+from .limits import MAX_DELAY_SECONDS, MAX_LEASE_SECONDS, MAX_RETRIES_LIMIT
 from .payload import encode_payload
 from .retry import Backoff
 from .settings import Settings
@@ -66,10 +67,11 @@ class Queue:
         if (
             not isinstance(max_retries, int)
             or isinstance(max_retries, bool)
-            or max_retries < 0
+            or not 0 <= max_retries <= MAX_RETRIES_LIMIT
         ):
             raise ValueError(
-                f"max_retries must be an integer >= 0, not {max_retries!r}"
+                f"max_retries must be an integer from 0 to {MAX_RETRIES_LIMIT}, "
+                f"not {max_retries!r}"
             )
         self.settings = Settings.from_env() if settings is None else settings
         if backend is None:
@@ -245,8 +247,8 @@ class Queue:
         now = time.time() if now is None else now
         self._next_recovery = now + RECOVERY_INTERVAL_SECONDS
         error = (
-            "lease expired: the worker did not complete or fail the job within "
-            f"{self.settings.visibility_timeout:g} s"
+            "lease expired: the worker did not complete or fail the job before "
+            "its lease ran out"
         )
         moved = self.backend.recover_expired(
             now=now, error=error, signature=error_signature(error) or error
@@ -285,9 +287,14 @@ class Queue:
     def extend(self, job: Job, seconds: float | None) -> bool:
         """Extend the lease of *job*; see :meth:`Job.extend_lease`."""
         seconds = self.settings.visibility_timeout if seconds is None else seconds
-        if not math.isfinite(seconds) or seconds <= 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 < seconds <= MAX_LEASE_SECONDS
+        ):
             raise ValueError(
-                f"lease extension must be a positive number of seconds, not {seconds!r}"
+                "lease extension must be a number of seconds above 0 and at most "
+                f"{MAX_LEASE_SECONDS} (7 days), not {seconds!r}"
             )
         token = job.lease_token
         if token is None:
@@ -303,7 +310,10 @@ class Queue:
         token = job.lease_token
         if token is None:
             logger.warning(
-                "job %s was already settled; %s ignored", job.id, outcome.status.value
+                "job %s holds no lease (it was settled or its lease was lost); "
+                "%s ignored",
+                job.id,
+                outcome.status.value,
             )
             return False
         now = time.time()
@@ -335,11 +345,11 @@ class Queue:
     def retry_failed(self) -> int:
         """Move failed jobs with attempts left back to pending; skip dead ones.
 
-        Returns how many jobs moved.
+        Each job is judged by the ``max_retries`` of the queue that last
+        claimed it, stored on the job, so a worker's limit holds whichever
+        process calls this. Returns how many jobs moved.
         """
-        return self.backend.requeue_failed(
-            self.full_topic(None), max_retries=self.max_retries, now=time.time()
-        )
+        return self.backend.requeue_failed(self.full_topic(None), now=time.time())
 
     def retry_all(
         self, status: str | JobStatus, *, signature: str | None = None
@@ -522,10 +532,12 @@ def _check_delay(delay: float) -> None:
     if (
         isinstance(delay, bool)
         or not isinstance(delay, (int, float))
-        or not math.isfinite(delay)
-        or delay < 0
+        or not 0 <= delay <= MAX_DELAY_SECONDS
     ):
-        raise ValueError(f"delay must be a number of seconds >= 0, not {delay!r}")
+        raise ValueError(
+            f"delay must be a number of seconds from 0 to {MAX_DELAY_SECONDS} "
+            f"(10 years), not {delay!r}"
+        )
 
 
 def _check_priority(priority: int) -> None:

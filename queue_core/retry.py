@@ -6,6 +6,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from .limits import MAX_DELAY_SECONDS
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -36,6 +38,11 @@ class Backoff:
                 raise ValueError(
                     f"Backoff {name} must be a finite number >= 0, not {value!r}"
                 )
+        if self.base > MAX_DELAY_SECONDS or self.maximum > MAX_DELAY_SECONDS:
+            raise ValueError(
+                f"Backoff base and maximum must be at most {MAX_DELAY_SECONDS} "
+                f"seconds (10 years), not {self.base!r} and {self.maximum!r}"
+            )
         if self.factor < 1:
             raise ValueError(f"Backoff factor must be >= 1, not {self.factor!r}")
         if self.jitter > 1:

@@ -19,6 +19,8 @@ TINA4_QUEUE_FILE_SYNC           normal     SQLite ``synchronous``: normal or ful
 
 from __future__ import annotations
 
+import difflib
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -28,8 +30,11 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from .errors import ConfigurationError
+from .limits import MAX_LEASE_SECONDS
 from .payload import DEFAULT_MAX_PAYLOAD_BYTES
 from .topics import validate_prefix
+
+logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "TINA4_QUEUE_"
 SYNC_MODES = ("normal", "full")
@@ -60,66 +65,122 @@ class Settings:
 
         :raises ConfigurationError: if a variable holds an invalid value.
         """
-        values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            for key, value in dotenv_values(env_file).items():
-                if key.startswith(ENV_PREFIX) and value is not None:
-                    values[key] = value
-        source = os.environ if environ is None else environ
-        values.update((k, v) for k, v in source.items() if k.startswith(ENV_PREFIX))
+        raw = _read_variables(environ, env_file)
+        _warn_unknown(raw)
 
-        def get(name: str) -> str | None:
-            value = values.get(ENV_PREFIX + name, "").strip()
-            return value or None
+        def get(name: str) -> _Value | None:
+            value = raw.get(ENV_PREFIX + name)
+            if value is None or not value.text.strip():
+                return None
+            return _Value(value.text.strip(), value.source)
 
-        prefix = get("PREFIX") or ""
-        if prefix:
-            validate_prefix(prefix)
-        sync = (get("FILE_SYNC") or "normal").lower()
-        if sync not in SYNC_MODES:
+        prefix = get("PREFIX")
+        if prefix is not None:
+            try:
+                validate_prefix(prefix.text)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{exc}{prefix.source}") from None
+        sync = get("FILE_SYNC")
+        if sync is not None and sync.text.lower() not in SYNC_MODES:
             raise ConfigurationError(
-                f"invalid TINA4_QUEUE_FILE_SYNC {sync!r}; "
+                f"invalid TINA4_QUEUE_FILE_SYNC {sync.text!r}{sync.source}; "
                 f"use one of: {', '.join(SYNC_MODES)}"
             )
+        backend = get("BACKEND")
+        url = get("URL")
+        path = get("PATH")
 
         return cls(
-            backend=(get("BACKEND") or "file").lower(),
-            url=get("URL"),
-            path=Path(get("PATH") or "data/queue").absolute(),
+            backend=backend.text.lower() if backend else "file",
+            url=url.text if url else None,
+            path=Path(path.text if path else "data/queue").absolute(),
             visibility_timeout=_positive_number(
-                get("VISIBILITY_TIMEOUT"), "VISIBILITY_TIMEOUT", 300.0
+                get("VISIBILITY_TIMEOUT"),
+                "VISIBILITY_TIMEOUT",
+                300.0,
+                maximum=MAX_LEASE_SECONDS,
             ),
-            prefix=prefix,
+            prefix=prefix.text if prefix else "",
             max_payload_bytes=_positive_integer(
                 get("MAX_PAYLOAD_BYTES"), "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES
             ),
-            file_sync=sync,
+            file_sync=sync.text.lower() if sync else "normal",
         )
 
 
-def _positive_integer(text: str | None, name: str, default: int) -> int:
-    if text is None:
+@dataclass(frozen=True)
+class _Value:
+    text: str
+    # Appended to error messages: empty for the process environment.
+    source: str
+
+
+KNOWN_VARIABLES = tuple(
+    ENV_PREFIX + name
+    for name in (
+        "BACKEND",
+        "URL",
+        "PATH",
+        "VISIBILITY_TIMEOUT",
+        "PREFIX",
+        "MAX_PAYLOAD_BYTES",
+        "FILE_SYNC",
+    )
+)
+
+
+def _read_variables(
+    environ: Mapping[str, str] | None, env_file: str | os.PathLike[str] | None
+) -> dict[str, _Value]:
+    values: dict[str, _Value] = {}
+    if env_file is not None and Path(env_file).is_file():
+        where = f" (set in {os.fspath(env_file)})"
+        for key, text in dotenv_values(env_file).items():
+            if key.startswith(ENV_PREFIX) and text is not None:
+                values[key] = _Value(text, where)
+    source = os.environ if environ is None else environ
+    for key, text in source.items():
+        if key.startswith(ENV_PREFIX):
+            values[key] = _Value(text, "")
+    return values
+
+
+def _warn_unknown(values: Mapping[str, _Value]) -> None:
+    for key in values:
+        if key in KNOWN_VARIABLES:
+            continue
+        close = difflib.get_close_matches(key, KNOWN_VARIABLES, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        logger.warning("unknown setting %s is ignored%s", key, hint)
+
+
+def _positive_integer(value: _Value | None, name: str, default: int) -> int:
+    if value is None:
         return default
     try:
-        value = int(text)
+        number = int(value.text)
     except ValueError:
-        value = 0
-    if value <= 0:
+        number = 0
+    if number <= 0:
         raise ConfigurationError(
-            f"invalid {ENV_PREFIX}{name} {text!r}; set it to a whole number above 0"
+            f"invalid {ENV_PREFIX}{name} {value.text!r}{value.source}; "
+            "set it to a whole number above 0"
         )
-    return value
+    return number
 
 
-def _positive_number(text: str | None, name: str, default: float) -> float:
-    if text is None:
+def _positive_number(
+    value: _Value | None, name: str, default: float, *, maximum: float
+) -> float:
+    if value is None:
         return default
     try:
-        value = float(text)
+        number = float(value.text)
     except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
+        number = math.nan
+    if not math.isfinite(number) or not 0 < number <= maximum:
         raise ConfigurationError(
-            f"invalid {ENV_PREFIX}{name} {text!r}; set it to a positive number"
+            f"invalid {ENV_PREFIX}{name} {value.text!r}{value.source}; "
+            f"set it to a number of seconds above 0 and at most {maximum:g}"
         )
-    return value
+    return number

@@ -226,10 +226,22 @@ class Worker:
         except WorkerInterrupted:
             self._release(job)
             return False
-        except BaseException:
-            # The handler raised KeyboardInterrupt or SystemExit, so its work
-            # did not finish and the job goes back to pending.
-            self._release(job)
+        except KeyboardInterrupt as exc:
+            if self.handle_signals:
+                # The worker turns SIGINT into a stop request, so this came
+                # from the handler's own code: it counts as a failed attempt.
+                self._fail(job, exc, time.monotonic() - started)
+            else:
+                # Without the worker's signal handlers this is Ctrl-C: the
+                # operator interrupted the job, so it goes back unharmed.
+                self._release(job)
+            raise
+        except SystemExit as exc:
+            # A handler that exits the process still failed this job; counting
+            # the attempt keeps it from running again forever under a
+            # supervisor that restarts the worker.
+            self._failed += 1
+            self._fail(job, exc, time.monotonic() - started)
             raise
         finally:
             self._current_job = None
@@ -264,7 +276,7 @@ class Worker:
         if done:
             logger.info("job %s completed in %.3f s", job.id, elapsed)
 
-    def _fail(self, job: Job, error: Exception, elapsed: float) -> None:
+    def _fail(self, job: Job, error: BaseException, elapsed: float) -> None:
         try:
             done = job.fail(error)
         except BackendError as exc:

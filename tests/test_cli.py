@@ -276,7 +276,9 @@ def test_retry_all_moves_failed_not_dead() -> None:
         assert queue.require(dead_id).status is JobStatus.DEAD
 
 
-def test_retry_all_respects_max_retries() -> None:
+def test_retry_all_uses_workers_limit() -> None:
+    # The job was claimed by a worker with max_retries=5, so after 4 failed
+    # attempts it still has one left, whatever limit the CLI's queue has.
     with Queue("emails", max_retries=5) as queue:
         job_id = queue.push({"n": 1})
         for _ in range(3):
@@ -288,11 +290,12 @@ def test_retry_all_respects_max_retries() -> None:
         assert job is not None
         assert job.fail("flaky")
 
-    default = run("retry", "emails", "--all")
-    matching = run("retry", "emails", "--all", "--max-retries", "5")
+    result = run("retry", "emails", "--all")
 
-    assert default.stdout.strip() == "0 jobs moved to pending"
-    assert matching.stdout.strip() == "1 job moved to pending"
+    assert result.stdout.strip() == "1 job moved to pending"
+    with Queue("emails") as queue:
+        assert queue.require(job_id).status is JobStatus.PENDING
+        assert queue.require(job_id).attempts == 4
 
 
 def test_retry_unknown_id_fails() -> None:
@@ -408,3 +411,38 @@ def test_help_lists_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     for name in ("push", "stats", "dead", "retry", "purge", "worker", "serve"):
         assert f"\n  {name} " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{"a": ' + "[" * 50000 + "]" * 50000 + "}", "nested too deeply"),
+        ('{"a": ' + "9" * 5000 + "}", "number that is too long"),
+    ],
+    ids=["deep", "long-number"],
+)
+def test_push_hostile_json_rejected(payload: str, message: str) -> None:
+    result = run("push", "emails", payload)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert Queue("emails").size() == 0
+
+
+@pytest.mark.parametrize("delay", ["nan", "inf", "-1"])
+def test_push_invalid_delay_is_usage_error(delay: str) -> None:
+    result = run("push", "emails", "{}", "--delay", delay)
+
+    assert result.exit_code == 2
+    assert Queue("emails").size() == 0
+
+
+def test_handler_syntax_error_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "broken_handler.py").write_text("def send(:\n")
+
+    result = run("worker", "emails", "--handler", "broken_handler:send", "--burst")
+
+    assert result.exit_code == 2
+    assert "importing module 'broken_handler' failed: SyntaxError" in result.stderr
+    assert "Traceback" not in result.output

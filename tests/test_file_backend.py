@@ -10,12 +10,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from queue_core import JobStatus, Queue, Settings, StorageError
+from queue_core.backends.file import FILE_CHECK_INTERVAL_SECONDS
 
 
 def file_queue(store: Path, topic: str = "emails", **variables: str) -> Queue:
@@ -257,3 +259,22 @@ def test_full_sync_setting_works(tmp_path: Path) -> None:
         assert job.id == job_id
         assert job.complete()
         assert queue.size("completed") == 1
+
+
+def test_replaced_database_is_reopened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker's open connection would keep reading a deleted file; the
+    # backend notices within a second and opens the file that is there now.
+    worker = file_queue(tmp_path)
+    worker.push({"n": 1})
+    for path in tmp_path.glob("queue.db*"):
+        path.unlink()
+    job_id = file_queue(tmp_path).push({"n": 2})
+    time.sleep(FILE_CHECK_INTERVAL_SECONDS + 0.1)
+
+    job = worker.pop()
+
+    assert job is not None
+    assert job.id == job_id
+    assert "was removed or replaced while open" in caplog.text

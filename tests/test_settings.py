@@ -10,6 +10,37 @@ import pytest
 from queue_core import ConfigurationError, Queue, Settings
 
 
+def test_invalid_value_names_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TINA4_QUEUE_VISIBILITY_TIMEOUT=abc\n")
+
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env()
+
+    assert "'abc' (set in .env)" in str(raised.value)
+
+
+def test_visibility_timeout_has_maximum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINA4_QUEUE_VISIBILITY_TIMEOUT", "1e12")
+
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env()
+
+    assert "TINA4_QUEUE_VISIBILITY_TIMEOUT '1e12'" in str(raised.value)
+    assert "at most 604800" in str(raised.value)
+
+
+def test_unknown_variable_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TINA4_QUEUE_BACKNED", "rabbitmq")
+
+    settings = Settings.from_env()
+
+    assert settings.backend == "file"
+    assert "unknown setting TINA4_QUEUE_BACKNED is ignored" in caplog.text
+    assert "did you mean TINA4_QUEUE_BACKEND?" in caplog.text
+
+
 def test_defaults_without_variables(tmp_path: Path) -> None:
     settings = Settings.from_env()
 

@@ -281,6 +281,43 @@ def test_keyboard_interrupt_releases_job() -> None:
     assert queue.workers() == []
 
 
+def test_handler_sys_exit_counts_attempt() -> None:
+    # A handler that exits the process fails its job, so a supervisor that
+    # restarts the worker cannot run the same job forever.
+    queue = Queue("emails")
+    job_id = queue.push({"n": 1})
+
+    def handler(job: Job) -> None:
+        sys.exit(3)
+
+    worker = Worker(Queue("emails"), handler, handle_signals=False)
+    with pytest.raises(SystemExit):
+        worker.run(burst=True)
+
+    job = queue.require(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.attempts == 1
+    assert job.error == "SystemExit: 3"
+
+
+def test_handler_keyboard_interrupt_fails_job() -> None:
+    # With the worker's signal handlers on, SIGINT never raises inside the
+    # handler, so a KeyboardInterrupt there is the handler's own failure.
+    queue = Queue("emails")
+    job_id = queue.push({"n": 1})
+
+    def handler(job: Job) -> None:
+        raise KeyboardInterrupt
+
+    worker = Worker(Queue("emails"), handler, handle_signals=True)
+    with pytest.raises(KeyboardInterrupt):
+        worker.run(burst=True)
+
+    job = queue.require(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.attempts == 1
+
+
 @pytest.mark.parametrize("seconds", [0, -1, math.nan, math.inf])
 def test_worker_rejects_invalid_poll_interval(seconds: float) -> None:
     with pytest.raises(ValueError, match="poll_interval must be a positive number"):
@@ -317,6 +354,32 @@ def test_worker_command_fails_raising_handler(handlers: str) -> None:
     job = queue.require(job_id)
     assert job.status is JobStatus.FAILED
     assert job.error == "RuntimeError: cannot send to bob@example.com"
+
+
+def test_worker_command_retry_backoff(handlers: str) -> None:
+    queue = Queue("emails")
+    job_id = queue.push({"to": "bob@example.com"})
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "worker",
+            "emails",
+            "--handler",
+            f"{handlers}:explode",
+            "--retry-backoff",
+            "60",
+            "--burst",
+        ],
+    )
+
+    # The failed job is pending again, due in about a minute, so the burst
+    # run ended without running it twice.
+    assert result.exit_code == 0, result.output
+    job = queue.require(job_id)
+    assert job.status is JobStatus.PENDING
+    assert job.attempts == 1
+    assert (job.available_at - job.updated_at).total_seconds() > 50
 
 
 def test_worker_command_dead_letters_at_max_retries(handlers: str) -> None:

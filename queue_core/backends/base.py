@@ -160,8 +160,12 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def requeue_failed(self, topic: str, *, max_retries: int, now: float) -> int:
-        """Move failed jobs with fewer than *max_retries* attempts to pending."""
+    def requeue_failed(self, topic: str, *, now: float) -> int:
+        """Move failed jobs with attempts left to pending; return how many.
+
+        A job has attempts left while its attempts are below its own
+        ``max_retries``, the limit stored when it was claimed.
+        """
 
     @abc.abstractmethod
     def requeue_all(

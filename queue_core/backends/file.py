@@ -53,6 +53,7 @@ DATABASE_NAME = "queue.db"
 ID_EPOCH_MS = 1_577_836_800_000
 ID_COUNTER_BITS = 22
 MAX_ID_ATTEMPTS = 5
+FILE_CHECK_INTERVAL_SECONDS = 1.0
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -174,7 +175,9 @@ class FileBackend(Backend):
         # its locks with the parent.
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None and self._local.pid == os.getpid():
-            return connection
+            if not self._file_replaced():
+                return connection
+            self._drop_connection(connection)
         if not create and not self.database.exists():
             return None
         if create:
@@ -193,9 +196,36 @@ class FileBackend(Backend):
             raise
         self._local.connection = connection
         self._local.pid = os.getpid()
+        self._local.identity = _file_identity(self.database)
+        self._local.next_check = time.monotonic() + FILE_CHECK_INTERVAL_SECONDS
         with self._lock:
             self._connections.append((os.getpid(), connection))
         return connection
+
+    def _file_replaced(self) -> bool:
+        # An open connection keeps using a database file that was deleted or
+        # moved aside, so a worker would poll a file nobody else sees. Checked
+        # at most once a second, because os.stat() on every call would show in
+        # the push rate.
+        now = time.monotonic()
+        if now < self._local.next_check:
+            return False
+        self._local.next_check = now + FILE_CHECK_INTERVAL_SECONDS
+        if _file_identity(self.database) == self._local.identity:
+            return False
+        logger.warning(
+            "queue database %s was removed or replaced while open; reopening it",
+            self.database,
+        )
+        return True
+
+    def _drop_connection(self, connection: sqlite3.Connection) -> None:
+        with self._lock:
+            self._connections = [
+                entry for entry in self._connections if entry[1] is not connection
+            ]
+        connection.close()
+        self._local.connection = None
 
     def _create_directory(self) -> None:
         try:
@@ -395,14 +425,14 @@ class FileBackend(Backend):
         return False
 
     @_translate_errors
-    def requeue_failed(self, topic: str, *, max_retries: int, now: float) -> int:
+    def requeue_failed(self, topic: str, *, now: float) -> int:
         connection = self._connection(create=False)
         if connection is None:
             return 0
         cursor = connection.execute(
             "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
-            "WHERE topic = ? AND status = 'failed' AND attempts < ?",
-            (now, now, topic, max_retries),
+            "WHERE topic = ? AND status = 'failed' AND attempts < max_retries",
+            (now, now, topic),
         )
         return cursor.rowcount
 
@@ -688,6 +718,14 @@ def _status_filter(
         where += f" AND signature = ? AND {_FAILED_OR_DEAD}"
         arguments.append(signature)
     return where, arguments
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_dev, status.st_ino)
 
 
 def _job_seq(job_id: str) -> int:

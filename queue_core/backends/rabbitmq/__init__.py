@@ -555,9 +555,9 @@ class RabbitMQBackend(Backend):
         self._compact(topic)
         return moved == 1
 
-    def requeue_failed(self, topic: str, *, max_retries: int, now: float) -> int:
+    def requeue_failed(self, topic: str, *, now: float) -> int:
         rows = self._sync().select(topic, [JobStatus.FAILED])
-        records = [record for _, record in rows if record.attempts < max_retries]
+        records = [record for _, record in rows if record.attempts < record.max_retries]
         moved = self._move_to_pending(records, now)
         self._compact(topic)
         return moved
