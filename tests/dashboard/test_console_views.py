@@ -205,7 +205,15 @@ def test_job_page_shows_fields_in_utc(client, make_queue):
     assert "ValueError: bad input 42" in html
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", html)
     assert "ago" in html
-    assert "no, this is an original job" in html
+    assert "ran before: 1 failed attempt so far" in html
+
+
+def test_job_page_first_run_is_no_retry(client, make_queue):
+    job_id = make_queue("fresh").push({"n": 1})
+
+    html = client.get(f"/topics/fresh/jobs/{job_id}").get_data(as_text=True)
+
+    assert "no, this is its first run" in html
 
 
 def test_job_page_cuts_huge_payload(client, make_queue):
