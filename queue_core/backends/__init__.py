@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 from dataclasses import dataclass
 
 from ..errors import ConfigurationError
@@ -46,6 +47,13 @@ def open_backend(settings: Settings) -> Backend:
         not installed, or it needs ``TINA4_QUEUE_URL`` and none is set.
     """
     spec = _spec(settings.backend)
+    if importlib.util.find_spec(spec.module) is None:
+        # NOTE: kafka and mongodb are registered before they are written, so
+        # choosing one fails here with a clear message instead of later.
+        raise ConfigurationError(
+            f"TINA4_QUEUE_BACKEND={settings.backend!r} is not available in this "
+            "version of queuedeck; use 'file' or 'rabbitmq'"
+        )
     if spec.driver is not None:
         try:
             importlib.import_module(spec.driver)
@@ -66,17 +74,7 @@ def open_backend(settings: Settings) -> Backend:
             f"TINA4_QUEUE_BACKEND={settings.backend!r} needs the server address in "
             "TINA4_QUEUE_URL"
         )
-    try:
-        module = importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name != spec.module:
-            raise
-        # NOTE: the broker backends are registered before they are written, so
-        # choosing one fails here with a clear message instead of later.
-        raise ConfigurationError(
-            f"TINA4_QUEUE_BACKEND={settings.backend!r} is not available in this "
-            "version of queuedeck; use 'file'"
-        ) from None
+    module = importlib.import_module(spec.module)
     backend_class: type[Backend] = getattr(module, spec.class_name)
     return backend_class.from_settings(settings)  # type: ignore[attr-defined, no-any-return]
 
