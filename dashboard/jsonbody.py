@@ -41,7 +41,9 @@ def read_json_object() -> dict[str, Any]:
     except UnicodeDecodeError:
         raise BadRequest("the request body is not valid UTF-8") from None
     except ValueError as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        raise BadRequest(
+            f"the request body is not valid JSON ({exc}); send a JSON object"
+        ) from None
     if not isinstance(value, dict):
         raise BadRequest(
             f"the request body must be a JSON object, not {_json_type(value)}"

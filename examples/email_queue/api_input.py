@@ -1,6 +1,6 @@
 """Reading and checking the request bodies of the example's ``/api/emails`` API.
 
-:func:`read_json_object` is the API's one reader of JSON bodies, and every way
+The API reads bodies with the console's :func:`read_json_object`, so every way
 a body can fail to parse becomes a 400 with a message. :func:`validate_email`
 accepts only emails that the worker can send through ``smtplib`` to the local
 SMTP server, which does not offer SMTPUTF8.
@@ -12,10 +12,6 @@ import json
 import unicodedata
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any
-
-from flask import request
-from werkzeug.exceptions import BadRequest
 
 EMAIL_FIELDS = ("to", "subject", "body")
 
@@ -28,42 +24,6 @@ MAX_ADDRESS_OCTETS = 254
 # C1 control (tab, CR and LF included) and the Unicode line and paragraph
 # separators, which str.splitlines() and some mail clients treat as newlines.
 _LINE_CATEGORIES = ("Cc", "Zl", "Zp")
-
-
-class _NumberTooLarge(Exception):
-    """Raised by the JSON parser for an integer that ``int()`` rejects."""
-
-
-def read_json_object() -> dict[str, Any]:
-    """Parse the request body as a JSON object and return it.
-
-    :raises werkzeug.exceptions.BadRequest: if the body is not UTF-8 JSON, is
-        nested too deeply, contains a number too large to convert, or is not
-        an object. The message names the cause.
-    :raises werkzeug.exceptions.RequestEntityTooLarge: if the body is over
-        the app's ``MAX_CONTENT_LENGTH``.
-    """
-    data = request.get_data(cache=True)
-    try:
-        value = json.loads(data, parse_int=_parse_int)
-    except RecursionError:
-        raise BadRequest(
-            "the request body is nested too deeply to parse; flatten the JSON"
-        ) from None
-    except _NumberTooLarge as exc:
-        raise BadRequest(str(exc)) from None
-    except UnicodeDecodeError:
-        raise BadRequest("the request body is not valid UTF-8") from None
-    except ValueError as exc:
-        raise BadRequest(
-            f"the request body is not valid JSON ({exc}); send a JSON object "
-            "with to, subject and body"
-        ) from None
-    if not isinstance(value, dict):
-        raise BadRequest(
-            "the request body must be a JSON object with to, subject and body"
-        )
-    return value
 
 
 def encoded_size(payload: dict[str, str]) -> int:
@@ -136,13 +96,3 @@ def _address_problem(to: str) -> str | None:
     if len(to) > MAX_ADDRESS_OCTETS:
         return f"to is {len(to)} characters long; the limit is {MAX_ADDRESS_OCTETS}"
     return None
-
-
-def _parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise _NumberTooLarge(
-            f"the request body contains a number with {len(text.lstrip('-'))} "
-            "digits, which is too large; send large numbers as strings"
-        ) from None

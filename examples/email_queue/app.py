@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from api_input import EMAIL_FIELDS, encoded_size, read_json_object, validate_email
+from api_input import EMAIL_FIELDS, encoded_size, validate_email
 from config import TOPIC, make_queue
 from flask import Blueprint, Flask, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,6 +29,7 @@ from werkzeug.exceptions import (
 )
 
 import dashboard
+from dashboard.jsonbody import read_json_object
 from queue_core import PayloadError, Queue, QueueError
 from queue_core.errors import BackendError
 
