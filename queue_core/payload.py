@@ -50,7 +50,7 @@ def encode_payload(
 ) -> str:
     """Check *payload* and return it as compact JSON text.
 
-    :raises PayloadTypeError: if *payload* is not a dict or holds a value JSON
+    :raises PayloadTypeError: if *payload* is not a dict or contains a value JSON
         cannot carry; the message names the key.
     :raises PayloadError: if a float is not finite, a string is not valid
         Unicode, or the encoded payload is larger than *max_bytes*.

@@ -43,7 +43,7 @@ class Queue:
     """A job queue for one topic on the backend chosen by the environment.
 
     :param topic: the topic that ``push``, ``pop`` and the inspection calls use
-        unless told otherwise.
+        unless given another topic.
     :param max_retries: attempts a job gets before it becomes a dead letter; 0
         and 1 both mean a single attempt.
     :param retry_backoff: turns on automatic retry: a failed job with attempts
@@ -346,7 +346,7 @@ class Queue:
         """Move failed jobs with attempts left back to pending; skip dead ones.
 
         Each job is judged by the ``max_retries`` of the queue that last
-        claimed it, stored on the job, so a worker's limit holds whichever
+        claimed it, stored on the job, so a worker's limit applies whichever
         process calls this. Returns how many jobs moved.
         """
         return self.backend.requeue_failed(self.full_topic(None), now=time.time())
@@ -393,7 +393,7 @@ class Queue:
         return self.backend.error_groups(self.full_topic(None), statuses)
 
     def delete(self, job_id: str) -> bool:
-        """Delete one job of this topic unless a worker holds it.
+        """Delete one job of this topic unless it is reserved by a worker.
 
         Returns whether a job was deleted.
         """
