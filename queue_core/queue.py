@@ -223,9 +223,11 @@ class Queue:
         )
 
     def _claim(self, topic: str, job_id: str | None) -> Job | None:
+        if time.time() >= self._next_recovery:
+            self.recover_expired()
+        # Read the clock after recovery, which may wait on a broker, so the
+        # lease starts when the claim is made.
         now = time.time()
-        if now >= self._next_recovery:
-            self.recover_expired(now=now)
         record = self.backend.claim(
             self.full_topic(topic),
             now=now,

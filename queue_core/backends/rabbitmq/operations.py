@@ -1,0 +1,157 @@
+"""Operator changes: retrying, purging and deleting jobs, and deleting queues."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from ...errors import JobNotFoundError
+from ...status import JobStatus
+from ..base import JobRecord
+from .connection import dead_queue, failed_queue, pending_queue
+from .core import BackendCore, json_bytes, persistent_properties
+from .index import record_to_json
+
+
+class Operations(BackendCore):
+    """Retries, purges and deletes jobs on an operator's request."""
+
+    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+        snapshot = self._sync().snapshot(job_id)
+        if snapshot is None or snapshot[0].topic != topic:
+            raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
+        record = snapshot[0]
+        if record.status not in (JobStatus.FAILED, JobStatus.DEAD):
+            return False
+        moved = self._move_to_pending([record], now, check=True)
+        self._compact(topic)
+        return moved == 1
+
+    def requeue_failed(self, topic: str, *, now: float) -> int:
+        rows = self._sync().select(topic, [JobStatus.FAILED])
+        records = [record for _, record in rows if record.attempts < record.max_retries]
+        moved = self._move_to_pending(records, now)
+        self._compact(topic)
+        return moved
+
+    def requeue_all(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        now: float,
+        signature: str | None = None,
+    ) -> int:
+        movable = [s for s in statuses if s in (JobStatus.FAILED, JobStatus.DEAD)]
+        if not movable:
+            return 0
+        rows = self._sync().select(topic, movable, signature=signature)
+        moved = self._move_to_pending([record for _, record in rows], now)
+        self._compact(topic)
+        return moved
+
+    def _move_to_pending(
+        self, records: list[JobRecord], now: float, *, check: bool = False
+    ) -> int:
+        moved = 0
+        for record in records:
+            changed = replace(
+                record, status=JobStatus.PENDING, available_at=now, updated_at=now
+            )
+            condition = {"status": [record.status.value]}
+            if self._write(changed, condition=condition, now=now, check=check):
+                moved += 1
+        return moved
+
+    def purge(
+        self, topic: str, statuses: Iterable[JobStatus], *, signature: str | None = None
+    ) -> int:
+        wanted = [s for s in statuses if s is not JobStatus.RESERVED]
+        rows = self._sync().select(topic, wanted, signature=signature)
+        if not rows:
+            return 0
+        condition: dict[str, Any] = {"status": [s.value for s in wanted]}
+        if signature is not None:
+            condition["signature"] = signature
+        self._delete([record.id for _, record in rows], condition)
+        self._compact(topic)
+        return len(rows)
+
+    def delete(self, topic: str, job_id: str) -> bool:
+        snapshot = self._sync().snapshot(job_id)
+        if snapshot is None or snapshot[0].topic != topic:
+            return False
+        status = snapshot[0].status
+        if status is JobStatus.RESERVED:
+            return False
+        deleted = self._delete([job_id], {"status": [status.value]}, check=True)
+        self._compact(topic)
+        return deleted
+
+    def _delete(
+        self, ids: list[str], condition: dict[str, Any], *, check: bool = False
+    ) -> bool:
+        link = self._link()
+        event_id = uuid.uuid4().hex
+        event = {"op": "delete", "ids": ids, "if": condition, "event": event_id}
+        if check:
+            link.index.expect(event_id)
+        link.call(lambda: link.publish(event, confirm=True))
+        if not check:
+            return True
+        return bool(link.index.wait_for(event_id, self.sync_timeout))
+
+    def _compact(self, topic: str) -> None:
+        """Rebuild the failed and dead queue copies when most of them are stale.
+
+        Retrying or deleting one job cannot remove its copy from the middle of
+        a queue, so stale copies pile up; once they outnumber the live ones
+        the queue is emptied and the live jobs are published to it again.
+        """
+        index = self._sync()
+        link = self._link()
+        for status, name in (
+            (JobStatus.FAILED, failed_queue(topic)),
+            (JobStatus.DEAD, dead_queue(topic)),
+        ):
+            live = [record for _, record in index.select(topic, [status])]
+
+            def rebuild(name: str = name, live: list[JobRecord] = live) -> None:
+                link.declare_topic(topic)
+                stored = link.confirmed.queue_declare(name, passive=True)
+                if stored.method.message_count <= 2 * len(live) + 10 and live:
+                    return
+                link.confirmed.queue_purge(name)
+                for record in live:
+                    link.confirmed.basic_publish(
+                        "",
+                        name,
+                        json_bytes({"op": "copy", "record": record_to_json(record)}),
+                        persistent_properties(record),
+                    )
+
+            link.call(rebuild)
+
+    def delete_queues(self, prefix: str) -> int:
+        """Delete the queues of every topic that starts with *prefix* and a dot.
+
+        The events stream is shared by every topic and keeps their history.
+        Returns how many topics' queues were deleted.
+        """
+        topics = [t for t in self._sync().topics() if t.startswith(prefix + ".")]
+        link = self._link()
+
+        def drop() -> None:
+            for topic in topics:
+                for name in (
+                    pending_queue(topic),
+                    failed_queue(topic),
+                    dead_queue(topic),
+                ):
+                    link.confirmed.queue_delete(name)
+            link.forget_topics(topics)
+
+        link.call(drop)
+        return len(topics)
