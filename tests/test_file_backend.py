@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,3 +279,28 @@ def test_replaced_database_is_reopened(
     assert job is not None
     assert job.id == job_id
     assert "was removed or replaced while open" in caplog.text
+
+
+def test_concurrent_store_creation(tmp_path: Path) -> None:
+    # Switching a new file to WAL fails at once, without SQLite's busy
+    # timeout, while another connection creates the schema; many first
+    # pushes at the same moment must all succeed. One round in about 40
+    # failed before the switch was retried.
+    for round_number in range(40):
+        store = tmp_path / f"store-{round_number}"
+        errors: list[BaseException] = []
+
+        def push(number: int, store: Path = store) -> None:
+            try:
+                file_queue(store).push({"n": number})
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=push, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        assert file_queue(store).size() == 12

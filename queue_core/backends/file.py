@@ -239,27 +239,42 @@ class FileBackend(Backend):
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
-            if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"queue database {str(self.database)!r} has schema version "
-                    f"{version}, newer than this queuedeck's {SCHEMA_VERSION}; "
-                    "upgrade queuedeck"
-                )
-            # WAL mode is a property of the file, so it is set once, before the
-            # schema, and every later connection inherits it.
-            connection.execute("PRAGMA journal_mode = WAL")
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
             try:
-                connection.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} "
-                    f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
-            except BaseException:
-                if connection.in_transaction:
-                    connection.rollback()
-                raise
+                self._create_schema(connection)
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching to WAL fails at once, without the busy timeout,
+                # while another connection is creating the same store; once
+                # it has, the schema is there and this one moves on.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+
+    def _create_schema(self, connection: sqlite3.Connection) -> None:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"queue database {str(self.database)!r} has schema version "
+                f"{version}, newer than this queuedeck's {SCHEMA_VERSION}; "
+                "upgrade queuedeck"
+            )
+        # WAL mode is a property of the file, so it is set once, before the
+        # schema, and every later connection inherits it.
+        connection.execute("PRAGMA journal_mode = WAL")
+        try:
+            connection.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} "
+                f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+        except BaseException:
+            if connection.in_transaction:
+                connection.rollback()
+            raise
 
     def storage_error(self, exc: sqlite3.Error) -> StorageError:
         """Return a :class:`StorageError` for *exc* that names the database file."""
