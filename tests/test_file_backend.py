@@ -290,7 +290,9 @@ def test_concurrent_store_creation(tmp_path: Path) -> None:
         store = tmp_path / f"store-{round_number}"
         errors: list[BaseException] = []
 
-        def push(number: int, store: Path = store) -> None:
+        def push(
+            number: int, store: Path = store, errors: list[BaseException] = errors
+        ) -> None:
             try:
                 file_queue(store).push({"n": number})
             except BaseException as exc:
