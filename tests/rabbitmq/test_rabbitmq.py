@@ -188,46 +188,6 @@ def test_killed_worker_job_returns(make_queue: MakeQueue) -> None:
     assert job.complete()
 
 
-def test_completion_seen_by_other_queue(make_queue: MakeQueue) -> None:
-    worker = make_queue()
-    reader = make_queue()
-    for n in range(20):
-        worker.push({"n": n})
-
-    while (job := worker.pop()) is not None:
-        assert job.complete()
-
-    counts = reader.counts()
-    assert counts["completed"] == 20
-    assert counts["reserved"] == 0
-    assert counts["pending"] == 0
-
-
-COMPLETING_WORKER = """
-from queue_core import Queue
-job = Queue("jobs").pop()
-print(job.id if job.complete() else "lost", flush=True)
-"""
-
-
-def test_completion_sent_before_exit(make_queue: MakeQueue) -> None:
-    queue = make_queue()
-    job_id = queue.push({"n": 1})
-
-    result = subprocess.run(
-        [sys.executable, "-c", COMPLETING_WORKER],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert result.stdout.strip() == job_id, result.stderr
-    done = queue.get(job_id)
-    assert done is not None
-    assert done.status == "completed"
-
-
 def _pop_within(queue: Queue, seconds: float) -> Job | None:
     deadline = time.monotonic() + seconds
     while (job := queue.pop()) is None and time.monotonic() < deadline:

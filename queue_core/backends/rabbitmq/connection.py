@@ -1,9 +1,8 @@
 """The one thread per process that owns the RabbitMQ connection.
 
 pika connections are not thread-safe, so a single I/O thread owns the
-connection and its four channels, and other threads hand it work through
-:meth:`Link.call`, which waits for the result, or :meth:`Link.post`, which
-does not. Because that thread keeps running the connection's event
+connection and its three channels, and other threads hand it work through
+:meth:`Link.call`. Because that thread keeps running the connection's event
 loop while a worker runs a long job, heartbeats keep flowing however long the
 job takes.
 
@@ -19,25 +18,21 @@ Channels:
   each delivery until its job is settled.
 
 When the connection drops, the thread reconnects with exponential backoff
-(0.5 s doubling to 10 s), logs each attempt, resumes the stream at the next
-unread offset, and runs again the posted calls that the drop interrupted.
+(0.5 s doubling to 10 s), logs each attempt, and resumes the stream at the
+next unread offset.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import contextlib
 import json
 import logging
-import os
 import queue
 import threading
 import urllib.parse
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import pika  # type: ignore[import-untyped]
 import pika.exceptions  # type: ignore[import-untyped]
@@ -93,10 +88,6 @@ def dead_queue(topic: str) -> str:
 class Link:
     """A connection owned by one I/O thread, with calls handed to it."""
 
-    # Every link of this process, so that a read through one link can first
-    # wait for the posted writes of the others (see flush_others).
-    _open: ClassVar[weakref.WeakSet[Link]] = weakref.WeakSet()
-
     def __init__(self, url: str, index: JobIndex, *, connect_timeout: float) -> None:
         try:
             self.parameters = pika.URLParameters(url)
@@ -112,19 +103,9 @@ class Link:
         #: connection are void.
         self.generation = 0
         self.connected = threading.Event()
-        # A request without a future was posted, so no caller waits for it.
-        self._requests: queue.SimpleQueue[
-            tuple[Callable[[], Any], Future[Any] | None]
-        ] = queue.SimpleQueue()
-        # Posted calls that a lost connection interrupted, run first on the
-        # next connection.
-        self._held_posts: collections.deque[Callable[[], Any]] = collections.deque()
-        self._posted = 0
-        self._posted_done = threading.Condition()
-        # True while the I/O thread may block in the event loop, so a new
-        # request has to wake it.
-        self._polling = False
-        self._pid = os.getpid()
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
         self._stopping = threading.Event()
         self._connection: Any = None
         self.confirmed: Any = None
@@ -139,8 +120,6 @@ class Link:
             target=self._run, name="queuedeck-rabbitmq", daemon=True
         )
         self._thread.start()
-        Link._open.add(self)
-        atexit.register(self._flush_at_exit)
 
     # Calls from other threads -----------------------------------------------------
 
@@ -155,56 +134,15 @@ class Link:
             raise self.unavailable()
         future: Future[T] = Future()
         self._requests.put((function, future))
-        self._wake()
+        connection = self._connection
+        if connection is not None:
+            # The loop drains requests within 50 ms even if this wake-up fails.
+            with contextlib.suppress(Exception):
+                connection.add_callback_threadsafe(_nothing)
         try:
             return future.result(timeout=limit + 30)
         except TimeoutError:
             raise self.unavailable() from None
-
-    def post(self, function: Callable[[], object]) -> None:
-        """Run *function* on the I/O thread, in order with calls, without waiting.
-
-        If a lost connection interrupts it, or it was still queued, it runs
-        again on the next connection, so it must be safe to repeat. Other
-        errors are logged. :meth:`flush` waits until posted calls have run.
-        """
-        with self._posted_done:
-            self._posted += 1
-        self._requests.put((function, None))
-        self._wake()
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until every posted call has run; return ``False`` on timeout."""
-        if self._pid != os.getpid():
-            return True
-        with self._posted_done:
-            return self._posted_done.wait_for(lambda: self._posted == 0, timeout)
-
-    def flush_others(self, timeout: float) -> None:
-        """Wait for the posted calls of this process's other links.
-
-        A write posted through one link must reach the broker before a read
-        through another link publishes its marker, so that a process always
-        reads its own writes, whichever backend object made them.
-        """
-        for link in list(Link._open):
-            if link is not self and link._pid == self._pid:
-                link.flush(timeout)
-
-    def _wake(self) -> None:
-        connection = self._connection
-        if connection is not None and self._polling:
-            # The loop drains requests within 50 ms even if this wake-up fails.
-            with contextlib.suppress(Exception):
-                connection.add_callback_threadsafe(_nothing)
-
-    def _flush_at_exit(self) -> None:
-        if self._posted and not self.flush(self.connect_timeout):
-            logger.warning(
-                "%d posted RabbitMQ writes to %s were not sent before exit",
-                self._posted,
-                self.shown_url,
-            )
 
     def unavailable(self) -> BackendUnavailableError:
         reason = f": {self._last_error}" if self._last_error else ""
@@ -214,18 +152,8 @@ class Link:
         )
 
     def close(self) -> None:
-        """Send what was posted, then stop the I/O thread and its connection."""
-        atexit.unregister(self._flush_at_exit)
-        Link._open.discard(self)
-        if self._pid == os.getpid() and self._thread.is_alive():
-            self._flush_at_exit()
         self._stopping.set()
         self._thread.join(timeout=10)
-
-    @property
-    def stopped(self) -> bool:
-        """Whether the I/O thread has ended, so the index no longer changes."""
-        return not self._thread.is_alive()
 
     # The I/O thread ---------------------------------------------------------------
 
@@ -286,33 +214,18 @@ class Link:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            # Set before the emptiness check: a request put after the check
-            # sees the flag and wakes the loop.
-            self._polling = True
-            idle = self._requests.empty() and not self._held_posts
-            self._connection.process_data_events(time_limit=0.05 if idle else 0)
-            self._polling = False
+            self._connection.process_data_events(time_limit=0.05)
             self._drain_requests()
             if self._unacked_events:
                 self.stream.basic_ack(self._last_event_tag, multiple=True)
                 self._unacked_events = 0
 
     def _drain_requests(self) -> None:
-        while self._held_posts:
-            self._run_posted(self._held_posts[0])
-            self._held_posts.popleft()
         while True:
             try:
                 function, future = self._requests.get_nowait()
             except queue.Empty:
                 return
-            if future is None:
-                try:
-                    self._run_posted(function)
-                except BaseException:
-                    self._held_posts.append(function)
-                    raise
-                continue
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -323,21 +236,6 @@ class Link:
                     raise
             except BaseException as exc:
                 future.set_exception(exc)
-
-    def _run_posted(self, function: Callable[[], Any]) -> None:
-        """Run a posted call; raise only when the connection was lost."""
-        try:
-            function()
-        except (pika.exceptions.AMQPError, OSError) as exc:
-            if not self._connection.is_open or not self._channels_open():
-                raise
-            logger.error("posted RabbitMQ write to %s failed: %s", self.shown_url, exc)
-        except Exception:
-            logger.exception("posted RabbitMQ write to %s failed", self.shown_url)
-        with self._posted_done:
-            self._posted -= 1
-            if not self._posted:
-                self._posted_done.notify_all()
 
     def _channels_open(self) -> bool:
         channels = (self.confirmed, self.fast, self.stream, self.claims)
@@ -354,16 +252,13 @@ class Link:
         if connection is not None and connection.is_open:
             with contextlib.suppress(Exception):
                 connection.close()
-        # Requests that never ran fail now, so no caller waits for a dead link;
-        # posted ones wait for the next connection.
+        # Requests that never ran fail now, so no caller waits for a dead link.
         while True:
             try:
-                function, future = self._requests.get_nowait()
+                _, future = self._requests.get_nowait()
             except queue.Empty:
                 break
-            if future is None:
-                self._held_posts.append(function)
-            elif future.set_running_or_notify_cancel():
+            if future.set_running_or_notify_cancel():
                 future.set_exception(self.unavailable())
 
     def _on_event(

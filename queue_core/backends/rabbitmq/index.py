@@ -10,7 +10,6 @@ racing writers in the stream wins, everywhere.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -246,47 +245,6 @@ class JobIndex:
     def __iter__(self) -> Iterator[str]:
         with self.lock:
             return iter(list(self.jobs))
-
-
-class IndexPool:
-    """Indexes of closed connections, so a new connection resumes from one.
-
-    pika decodes the events stream at about 10,000 events a second, so a
-    backend opened after another one closed in the same process takes over
-    its index and reads only the events published since. A connection uses
-    one index at a time. A forked child starts with an empty pool, because a
-    lock copied from its parent may be held forever.
-    """
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._idle: dict[str, list[JobIndex]] = {}
-
-    def take(self, url: str) -> JobIndex:
-        """Return the most advanced idle index of *url*, or a new empty one."""
-        self._after_fork()
-        with self._lock:
-            idle = self._idle.get(url)
-            if idle:
-                idle.sort(key=lambda index: index.next_offset)
-                return idle.pop()
-        return JobIndex()
-
-    def give(self, url: str, index: JobIndex) -> None:
-        """Keep *index*, which no connection applies events to any more."""
-        self._after_fork()
-        with self._lock:
-            idle = self._idle.setdefault(url, [])
-            if len(idle) < self.keep:
-                idle.append(index)
-
-    def _after_fork(self) -> None:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._lock = threading.Lock()
-            self._idle = {}
 
 
 def copy_record(record: JobRecord) -> JobRecord:
