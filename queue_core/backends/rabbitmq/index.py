@@ -6,6 +6,9 @@ and an event with a condition (``"if"``) applies only when the job still
 matches it, so every process folds the same log into the same state. That is
 what makes a conditional event work like a compare-and-set: the first of two
 racing writers in the stream wins, everywhere.
+
+NOTE: the stream has no retention or snapshot yet, so each new process replays
+every event ever written (about 0.1 ms each) and holds every job in memory.
 """
 
 from __future__ import annotations
