@@ -69,7 +69,7 @@ def _parse_json(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     except ValueError as exc:
         # The only other ValueError is an integer longer than Python converts.
         raise click.BadParameter(
-            f"the JSON holds a number that is too long: {exc.args[0].split(';')[0]}",
+            f"the JSON contains a number that is too long: {exc.args[0].split(';')[0]}",
             ctx,
             param,
         ) from None

@@ -35,7 +35,7 @@ class PayloadError(QueueError, ValueError):
 
 
 class PayloadTypeError(PayloadError, TypeError):
-    """Raised when a payload holds a value of a type JSON cannot carry."""
+    """Raised when a payload contains a value of a type JSON cannot carry."""
 
 
 class PayloadTooLargeError(PayloadError):

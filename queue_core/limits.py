@@ -6,10 +6,10 @@ hold, so one bad argument cannot strand a job or break listing a topic.
 
 from __future__ import annotations
 
-#: Longest ``delay`` of a push and longest automatic-retry wait: 10 years.
+#: Maximum ``delay`` of a push and longest automatic-retry wait: 10 years.
 MAX_DELAY_SECONDS = 10 * 365 * 86400
 
-#: Longest lease: ``TINA4_QUEUE_VISIBILITY_TIMEOUT`` and ``extend_lease()``,
+#: Maximum lease: ``TINA4_QUEUE_VISIBILITY_TIMEOUT`` and ``extend_lease()``,
 #: 7 days. A job that runs longer extends its lease as it goes.
 MAX_LEASE_SECONDS = 7 * 86400
 

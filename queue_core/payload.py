@@ -161,7 +161,7 @@ def _check_text(text: str, path: tuple[object, ...]) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise PayloadError(
-            f"{_format_path(path)} holds a lone surrogate {text[exc.start]!r} at "
+            f"{_format_path(path)} contains a lone surrogate {text[exc.start]!r} at "
             f"index {exc.start} of {text[:40]!r}, which is not valid Unicode; "
             "decode the source text with errors='replace'"
         ) from None

@@ -63,7 +63,7 @@ class Settings:
         A relative *env_file* and ``TINA4_QUEUE_PATH`` are resolved against the
         working directory at the time of the call.
 
-        :raises ConfigurationError: if a variable holds an invalid value.
+        :raises ConfigurationError: if a variable has an invalid value.
         """
         raw = _read_variables(environ, env_file)
         _warn_unknown(raw)

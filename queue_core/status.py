@@ -6,7 +6,7 @@ import enum
 
 
 class JobStatus(enum.StrEnum):
-    """Where a job is in its lifecycle.
+    """The stage of a job in its lifecycle.
 
     ``pending`` jobs wait for a worker (delayed jobs are pending with a later
     ``available_at``), ``reserved`` jobs are leased to one worker, and
@@ -26,8 +26,8 @@ class JobStatus(enum.StrEnum):
 
 STATUS_NAMES = tuple(status.value for status in JobStatus)
 
-# What ``purge(name)`` removes. "failed" takes dead letters too, because a dead
-# letter is a failed job that ran out of attempts.
+# The statuses that ``purge(name)`` removes. "failed" takes dead letters too,
+# because a dead letter is a failed job that ran out of attempts.
 PURGE_GROUPS: dict[str, tuple[JobStatus, ...]] = {
     "pending": (JobStatus.PENDING,),
     "completed": (JobStatus.COMPLETED,),

@@ -237,7 +237,7 @@ class Worker:
                 self._release(job)
             raise
         except SystemExit as exc:
-            # A handler that exits the process still failed this job; counting
+            # A handler that exits the process still failed this job. Counting
             # the attempt keeps it from running again forever under a
             # supervisor that restarts the worker.
             self._failed += 1

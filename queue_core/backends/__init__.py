@@ -18,7 +18,7 @@ from .base import Backend, JobRecord, Outcome, RecordPage, WorkerRecord
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """Where a backend lives and what it needs installed."""
+    """The module, class, driver and pip extra of one backend."""
 
     module: str
     class_name: str

@@ -204,7 +204,7 @@ class FileBackend(Backend):
 
     def _file_replaced(self) -> bool:
         # An open connection keeps using a database file that was deleted or
-        # moved aside, so a worker would poll a file nobody else sees. Checked
+        # moved aside, so a worker would poll a file no other process uses. Checked
         # at most once a second, because os.stat() on every call would show in
         # the push rate.
         now = time.monotonic()
@@ -246,8 +246,9 @@ class FileBackend(Backend):
                 break
             except sqlite3.OperationalError as exc:
                 # Switching to WAL fails at once, without the busy timeout,
-                # while another connection is creating the same store; once
-                # it has, the schema is there and this one moves on.
+                # while another connection is creating the same store. Once
+                # that connection is done, the schema exists and this one
+                # moves on.
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
@@ -574,7 +575,7 @@ class FileBackend(Backend):
             clauses.append("(payload LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\')")
             arguments += [pattern, pattern]
 
-        # One row more than asked tells whether another page follows.
+        # One row more than requested shows whether another page follows.
         rows = connection.execute(
             f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
             "ORDER BY seq DESC LIMIT ?",

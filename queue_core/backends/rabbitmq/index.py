@@ -8,7 +8,7 @@ what makes a conditional event work like a compare-and-set: the first of two
 racing writers in the stream wins, everywhere.
 
 NOTE: the stream has no retention or snapshot yet, so each new process replays
-every event ever written (about 0.1 ms each) and holds every job in memory.
+every event ever written (about 0.1 ms each) and keeps every job in memory.
 """
 
 from __future__ import annotations
