@@ -1,0 +1,1 @@
+"""The real servers behind queuedeck's tests, one module per service."""
