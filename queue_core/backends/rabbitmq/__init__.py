@@ -112,7 +112,7 @@ class RabbitMQBackend(Backend):
     # Connection ------------------------------------------------------------------
 
     def _link(self) -> Link:
-        # A forked child cannot use its parent's connection or I/O thread, so
+        # A forked child cannot use its parent's connection or pump thread, so
         # it starts its own and replays the stream again.
         with self._lock:
             if self._link_ is None or self._pid != os.getpid():
@@ -138,7 +138,7 @@ class RabbitMQBackend(Backend):
         link.call(
             lambda: link.publish({"op": "marker", "event": marker}, confirm=False)
         )
-        if link.index.wait_for(marker, self.sync_timeout) is None:
+        if link.wait_for(marker, self.sync_timeout) is None:
             raise BackendUnavailableError(
                 f"RabbitMQ at {link.shown_url} did not return the events stream "
                 f"within {self.sync_timeout:g} s; check the broker's health"
@@ -156,12 +156,15 @@ class RabbitMQBackend(Backend):
         check: bool = False,
         create: bool = False,
         ack: Lease | None = None,
+        in_order: bool = False,
     ) -> bool:
         """Publish *record* as the job's new state; route a copy to its queue.
 
         With *check*, wait until the event is read back and return whether
         its *condition* held. *ack* is a lease whose delivery is acked after
-        the publish.
+        the publish. With *in_order*, publish on the channel that carries
+        claims, without a confirm, so the change cannot reach the stream
+        before the claim it settles.
         """
         link = self._link()
         topic = record.topic
@@ -186,7 +189,7 @@ class RabbitMQBackend(Backend):
             event["record"] = data
         if not create:
             event["set"] = {k: v for k, v in data.items() if k != "payload"}
-        confirm = status is not JobStatus.COMPLETED
+        confirm = not in_order and status is not JobStatus.COMPLETED
         if check:
             link.index.expect(event["event"])
 
@@ -207,7 +210,7 @@ class RabbitMQBackend(Backend):
         link.call(publish)
         if not check:
             return True
-        return bool(link.index.wait_for(event["event"], self.sync_timeout))
+        return bool(link.wait_for(event["event"], self.sync_timeout))
 
     def enqueue(self, record: JobRecord) -> None:
         self._write(record, condition=None, now=time.time(), create=True)
@@ -259,7 +262,7 @@ class RabbitMQBackend(Backend):
         }
 
         def take(sure: tuple[str, str] | None) -> tuple[str, Any] | None:
-            # Runs on the I/O thread: take the next copy and claim it when the
+            # Runs under the connection lock: take the next copy and claim it when the
             # index says it is the job's current copy.
             link.declare_topic(topic)
             method, properties, body = link.claims.basic_get(pending_queue(topic))
@@ -326,7 +329,7 @@ class RabbitMQBackend(Backend):
         tag: int | None,
         changes: dict[str, Any],
     ) -> Lease:
-        # Runs on the I/O thread. The claim event needs no confirm: if it is
+        # Runs under the connection lock. The claim event needs no confirm: if it is
         # lost, the job's queued copy comes back when the channel closes.
         link = self._link()
         for name, value in changes.items():
@@ -395,7 +398,7 @@ class RabbitMQBackend(Backend):
         )
         # Two processes claiming one id both publish; the stream's order picks
         # one, and the queued copy is dropped by whoever takes it later.
-        if not link.index.wait_for(event_id, self.sync_timeout):
+        if not link.wait_for(event_id, self.sync_timeout):
             return None
         self._publish_claim_local(record, changes, link.generation)
         return copy_record(record)
@@ -467,12 +470,16 @@ class RabbitMQBackend(Backend):
             lease_expires_at=None,
         )
         mine = lease if lease is not None and lease.token == lease_token else None
+        # Events on two channels can reach the stream in either order, so a
+        # settle goes on the claims' channel. Anything but a completion is
+        # then read back, which is its proof that the broker holds it.
         applied = self._write(
             record,
             condition={"status": ["reserved"], "token": lease_token},
             now=now,
-            check=not sure,
+            check=not sure or outcome.status is not JobStatus.COMPLETED,
             ack=mine,
+            in_order=True,
         )
         if mine is not None:
             self._leases.pop(job_id, None)
@@ -508,7 +515,7 @@ class RabbitMQBackend(Backend):
                 confirm=not sure,
             )
         )
-        if not sure and not link.index.wait_for(event_id, self.sync_timeout):
+        if not sure and not link.wait_for(event_id, self.sync_timeout):
             return False
         lease = self._leases.get(job_id)
         if lease is not None and lease.token == lease_token:
@@ -627,7 +634,7 @@ class RabbitMQBackend(Backend):
         link.call(lambda: link.publish(event, confirm=True))
         if not check:
             return True
-        return bool(link.index.wait_for(event_id, self.sync_timeout))
+        return bool(link.wait_for(event_id, self.sync_timeout))
 
     def _compact(self, topic: str) -> None:
         """Rebuild the failed and dead queue copies when most of them are stale.

@@ -1,37 +1,37 @@
-"""The one thread per process that owns the RabbitMQ connection.
+"""The RabbitMQ connection of one process, shared by its threads.
 
-pika connections are not thread-safe, so a single I/O thread owns the
-connection and its three channels, and other threads hand it work through
-:meth:`Link.call`. Because that thread keeps running the connection's event
-loop while a worker runs a long job, heartbeats keep flowing however long the
-job takes.
+pika connections are not thread-safe, so every use of the connection holds a
+lock, and the calling thread runs its broker work itself: handing it to
+another thread cost more than a round trip to the broker. Between calls, a
+pump thread runs the connection's I/O every 20 ms, so heartbeats keep flowing
+and the index keeps following the stream while a worker runs a long job.
 
 Channels:
 
-- ``confirmed``: publisher confirms on; pushes and failures wait for the
-  broker's confirm, so a call that returned is on disk.
-- ``fast``: no confirms; claims, completions, lease extensions, heartbeats and
+- ``confirmed``: publisher confirms on; pushes and operator changes wait for
+  the broker's confirm, so a call that returned is on disk.
+- ``fast``: no confirms; claims, settles, lease extensions, heartbeats and
   sync markers. Events on one channel reach the stream in publish order, so a
-  marker published after them is read after them.
+  settle cannot overtake its claim and a marker is read after them.
 - ``stream``: consumes the events stream into the :class:`JobIndex`.
 - ``claims``: takes jobs from the pending queues with manual acks and holds
   each delivery until its job is settled.
 
-When the connection drops, the thread reconnects with exponential backoff
-(0.5 s doubling to 10 s), logs each attempt, and resumes the stream at the
-next unread offset.
+When the connection drops, the pump thread reconnects with exponential
+backoff (0.5 s doubling to 10 s), logs each attempt, and resumes the stream
+at the next unread offset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
-import queue
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import pika  # type: ignore[import-untyped]
@@ -50,6 +50,10 @@ STREAM_PREFETCH = 1000
 STREAM_ACK_EVERY = 200
 BACKOFF_START = 0.5
 BACKOFF_MAX = 10.0
+# The pump thread runs the connection's I/O this often when no call does.
+PUMP_INTERVAL = 0.02
+# A caller reading back its own event waits on the socket this long per turn.
+READ_BACK_SLICE = 0.005
 
 T = TypeVar("T")
 
@@ -86,7 +90,7 @@ def dead_queue(topic: str) -> str:
 
 
 class Link:
-    """A connection owned by one I/O thread, with calls handed to it."""
+    """A connection shared by the threads of one process, behind a lock."""
 
     def __init__(self, url: str, index: JobIndex, *, connect_timeout: float) -> None:
         try:
@@ -103,9 +107,7 @@ class Link:
         #: connection are void.
         self.generation = 0
         self.connected = threading.Event()
-        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
-            queue.SimpleQueue()
-        )
+        self._io = threading.RLock()
         self._stopping = threading.Event()
         self._connection: Any = None
         self.confirmed: Any = None
@@ -121,10 +123,10 @@ class Link:
         )
         self._thread.start()
 
-    # Calls from other threads -----------------------------------------------------
+    # Calls from any thread -----------------------------------------------------------
 
     def call(self, function: Callable[[], T], *, timeout: float | None = None) -> T:
-        """Run *function* on the I/O thread and return its result.
+        """Run *function* with the connection to itself and return its result.
 
         :raises BackendUnavailableError: if the broker cannot be reached
             within *timeout* seconds (default: the connect timeout).
@@ -132,17 +134,41 @@ class Link:
         limit = self.connect_timeout if timeout is None else timeout
         if not self.connected.wait(limit):
             raise self.unavailable()
-        future: Future[T] = Future()
-        self._requests.put((function, future))
-        connection = self._connection
-        if connection is not None:
-            # The loop drains requests within 50 ms even if this wake-up fails.
-            with contextlib.suppress(Exception):
-                connection.add_callback_threadsafe(_nothing)
-        try:
-            return future.result(timeout=limit + 30)
-        except TimeoutError:
-            raise self.unavailable() from None
+        with self._io:
+            if not self.connected.is_set():
+                raise self.unavailable()
+            try:
+                return function()
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                if not self._connection.is_open or not self._channels_open():
+                    # The pump thread sees the same and reconnects.
+                    self._last_error = exc
+                    self.connected.clear()
+                raise self._translate(exc) from exc
+
+    def wait_for(self, event_id: str, timeout: float) -> bool | None:
+        """Read the events stream until *event_id* is applied; see JobIndex.
+
+        The caller reads the stream itself rather than waiting for the pump
+        thread, so a read-back costs one trip through the broker.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            outcome = self.index.outcome(event_id)
+            if outcome is not None:
+                return outcome
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.index.forget(event_id)
+                return None
+            try:
+                slice_ = min(left, READ_BACK_SLICE)
+                self.call(functools.partial(self._pump, slice_), timeout=left)
+            except BackendUnavailableError:
+                if time.monotonic() >= deadline:
+                    self.index.forget(event_id)
+                    return None
+                time.sleep(min(0.05, max(left, 0)))
 
     def unavailable(self) -> BackendUnavailableError:
         reason = f": {self._last_error}" if self._last_error else ""
@@ -155,15 +181,16 @@ class Link:
         self._stopping.set()
         self._thread.join(timeout=10)
 
-    # The I/O thread ---------------------------------------------------------------
+    # The pump thread -----------------------------------------------------------------
 
     def _run(self) -> None:
         delay = BACKOFF_START
         while not self._stopping.is_set():
             try:
-                self._connect()
+                with self._io:
+                    self._connect()
                 delay = BACKOFF_START
-                self._loop()
+                self._keep_pumping()
             except pika.exceptions.ProbableAuthenticationError as exc:
                 self._last_error = exc
                 logger.error("RabbitMQ at %s rejected the login", self.shown_url)
@@ -177,7 +204,8 @@ class Link:
                         delay,
                     )
             finally:
-                self._disconnect()
+                with self._io:
+                    self._disconnect()
             if self._stopping.wait(delay):
                 break
             delay = min(delay * 2, BACKOFF_MAX)
@@ -212,34 +240,27 @@ class Link:
         )
         self.confirmed.queue_bind(EVENTS_QUEUE, EXCHANGE, routing_key="#")
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._connection.process_data_events(time_limit=0.05)
-            self._drain_requests()
-            if self._unacked_events:
-                self.stream.basic_ack(self._last_event_tag, multiple=True)
-                self._unacked_events = 0
+    def _keep_pumping(self) -> None:
+        # Runs the connection's I/O between calls, so heartbeats flow and the
+        # index follows the stream while a worker runs a long job. The lock is
+        # held only for one non-blocking pass, never while sleeping.
+        while not self._stopping.wait(PUMP_INTERVAL):
+            with self._io:
+                if not self.connected.is_set():
+                    raise self._last_error or pika.exceptions.AMQPConnectionError(
+                        "connection lost"
+                    )
+                self._pump(0)
 
-    def _drain_requests(self) -> None:
-        while True:
-            try:
-                function, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(function())
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                future.set_exception(self._translate(exc))
-                if not self._connection.is_open or not self._channels_open():
-                    raise
-            except BaseException as exc:
-                future.set_exception(exc)
+    def _pump(self, time_limit: float) -> None:
+        self._connection.process_data_events(time_limit=time_limit)
+        if self._unacked_events:
+            self.stream.basic_ack(self._last_event_tag, multiple=True)
+            self._unacked_events = 0
 
     def _channels_open(self) -> bool:
         channels = (self.confirmed, self.fast, self.stream, self.claims)
-        return all(channel.is_open for channel in channels)
+        return all(channel is not None and channel.is_open for channel in channels)
 
     def _translate(self, exc: BaseException) -> BackendUnavailableError:
         return BackendUnavailableError(
@@ -252,14 +273,6 @@ class Link:
         if connection is not None and connection.is_open:
             with contextlib.suppress(Exception):
                 connection.close()
-        # Requests that never ran fail now, so no caller waits for a dead link.
-        while True:
-            try:
-                _, future = self._requests.get_nowait()
-            except queue.Empty:
-                break
-            if future.set_running_or_notify_cancel():
-                future.set_exception(self.unavailable())
 
     def _on_event(
         self, channel: Any, method: Any, properties: Any, body: bytes
@@ -279,7 +292,7 @@ class Link:
             channel.basic_ack(method.delivery_tag, multiple=True)
             self._unacked_events = 0
 
-    # Helpers for calls that run on the I/O thread ------------------------------------
+    # Helpers for calls that hold the connection lock -----------------------------
 
     def declare_topic(self, topic: str) -> None:
         """Declare *topic*'s pending, failed and dead queues once per connection."""
@@ -333,7 +346,3 @@ class Link:
                 f"RabbitMQ returned a message for {routing_key!r} as unroutable; "
                 "its queue was deleted while in use"
             ) from exc
-
-
-def _nothing() -> None:
-    return None

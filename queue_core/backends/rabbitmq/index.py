@@ -153,14 +153,21 @@ class JobIndex:
         with self.lock:
             self.outcomes[event_id] = None
 
-    def wait_for(self, event_id: str, timeout: float) -> bool | None:
-        """Wait until *event_id* is applied; return whether it changed state.
+    def outcome(self, event_id: str) -> bool | None:
+        """Return whether *event_id* changed state, or ``None`` if not read yet.
 
-        Returns ``None`` if the event was not read within *timeout* seconds.
+        A known outcome is returned once and then forgotten.
         """
         with self.lock:
-            self.lock.wait_for(lambda: self.outcomes.get(event_id) is not None, timeout)
-            return self.outcomes.pop(event_id, None)
+            result = self.outcomes.get(event_id)
+            if result is not None:
+                del self.outcomes[event_id]
+            return result
+
+    def forget(self, event_id: str) -> None:
+        """Stop tracking *event_id*; its caller gave up waiting."""
+        with self.lock:
+            self.outcomes.pop(event_id, None)
 
     # Reading -------------------------------------------------------------------------
 
