@@ -15,7 +15,7 @@ from typing import Any
 import pika
 import pytest
 
-from queue_core import Backoff, Job, Queue
+from queue_core import Backoff, Job, JobStatus, Queue
 from queue_core.backends.rabbitmq import ATTEMPTS_HEADER
 from queue_core.backends.rabbitmq.connection import (
     dead_queue,
@@ -186,6 +186,37 @@ def test_killed_worker_job_returns(make_queue: MakeQueue) -> None:
     assert job.id == job_id
     assert job.attempts == 1
     assert job.complete()
+
+
+def test_job_that_kills_its_workers_goes_dead(make_queue: MakeQueue) -> None:
+    # Each worker dies right after pop(); every death counts as an attempt
+    # when its lease expires, so the job cannot kill workers forever.
+    queue = make_queue(visibility_timeout=2, max_retries=2)
+    job_id = queue.push({"n": "poison"})
+    environ = {**os.environ, "TINA4_QUEUE_VISIBILITY_TIMEOUT": "2"}
+    worker = KILLED_WORKER.replace('Queue("jobs")', 'Queue("jobs", max_retries=2)')
+    for _ in range(2):
+        deadline = time.monotonic() + 15
+        while queue.get(job_id).status is not JobStatus.PENDING:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the job did not come back"
+            queue.recover_expired()
+            time.sleep(0.2)
+        process = subprocess.Popen(
+            [sys.executable, "-c", worker],
+            env=environ,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == job_id
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    assert _pop_within(queue, 6) is None
+    dead = queue.get(job_id)
+    assert dead is not None
+    assert dead.status is JobStatus.DEAD
+    assert dead.attempts == 2
 
 
 def _pop_within(queue: Queue, seconds: float) -> Job | None:

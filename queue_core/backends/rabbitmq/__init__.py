@@ -52,7 +52,14 @@ from .connection import (
     pending_queue,
     redact,
 )
-from .index import JobIndex, copy_record, record_from_json, record_to_json
+from .index import (
+    JobIndex,
+    copy_record,
+    record_from_json,
+    record_to_json,
+    worker_to_json,
+)
+from .snapshots import SNAPSHOT_EVERY, SNAPSHOT_INTERVAL
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,17 @@ PROMOTION_RETRY_SECONDS = 5.0
 CLAIM_WARNING_INTERVAL = 30.0
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A copy taken from a pending queue, not yet claimed."""
+
+    event: dict[str, Any]
+    tag: int
+    generation: int
+    attempts: int
+    current: bool
 
 
 @dataclass(slots=True)
@@ -89,10 +107,14 @@ class RabbitMQBackend(Backend):
         *,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         sync_timeout: float = SYNC_TIMEOUT_SECONDS,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_interval: float = SNAPSHOT_INTERVAL,
     ) -> None:
         self.url = url
         self.connect_timeout = connect_timeout
         self.sync_timeout = sync_timeout
+        self.snapshot_every = snapshot_every
+        self.snapshot_interval = snapshot_interval
         self._lock = threading.Lock()
         self._link_: Link | None = None
         self._pid = os.getpid()
@@ -119,7 +141,11 @@ class RabbitMQBackend(Backend):
                 self._pid = os.getpid()
                 self._leases = {}
                 self._link_ = Link(
-                    self.url, JobIndex(), connect_timeout=self.connect_timeout
+                    self.url,
+                    JobIndex(),
+                    connect_timeout=self.connect_timeout,
+                    snapshot_every=self.snapshot_every,
+                    snapshot_interval=self.snapshot_interval,
                 )
             return self._link_
 
@@ -261,66 +287,53 @@ class RabbitMQBackend(Backend):
             "updated_at": now,
         }
 
-        def take(sure: tuple[str, str] | None) -> tuple[str, Any] | None:
-            # Runs under the connection lock: take the next copy and claim it when the
-            # index says it is the job's current copy.
+        def take() -> Taken | None:
+            # Runs under the connection lock: take the next copy and say
+            # whether the index knows it as the job's current copy.
             link.declare_topic(topic)
             method, properties, body = link.claims.basic_get(pending_queue(topic))
             if method is None:
                 return None
             event = _json(body)
-            job_id, delivery = event.get("id"), event.get("delivery")
-            snapshot = link.index.snapshot(job_id) if job_id else None
-            current = (
-                snapshot is not None
-                and snapshot[0].status is JobStatus.PENDING
-                and snapshot[1] == delivery
+            headers = properties.headers or {}
+            return Taken(
+                event,
+                method.delivery_tag,
+                link.generation,
+                int(headers.get(ATTEMPTS_HEADER, 0)),
+                # A redelivered copy was taken by a worker that then stopped;
+                # its claim may be on the way to this index, so only a read
+                # of the stream up to now can say the copy is current.
+                not method.redelivered and _is_current(link.index, event),
             )
-            if not current:
-                return ("unsure", (method.delivery_tag, link.generation, event))
-            return ("claimed", self._reserve(event, properties, method, changes))
 
         while True:
-            result = link.call(lambda: take(None))
-            if result is None:
+            taken = link.call(take)
+            if taken is None:
                 return None
-            state, value = result
-            if state == "claimed":
-                lease: Lease = value
+            # A copy the index does not know yet may be newer than the index
+            # or stale: read the stream up to now, then claim it or drop it.
+            if not taken.current and not _is_current(self._sync(), taken.event):
+                link.call(functools.partial(_ack_if, link, taken.tag, taken.generation))
+                continue
+            claim = functools.partial(self._claim_copy, taken, changes)
+            lease = link.call(claim)
+            if lease is not None:
                 return copy_record(lease.record)
-            tag, generation, event = value
-            # The copy may be newer than the index or stale: read the stream
-            # up to now, then claim it or drop it.
-            index = self._sync()
-            snapshot = index.snapshot(event.get("id", ""))
-            if (
-                snapshot is not None
-                and snapshot[0].status is JobStatus.PENDING
-                and snapshot[1] == event.get("delivery")
-            ):
-                late = functools.partial(self._reserve_late, event, tag, changes)
-                return copy_record(link.call(late).record)
-            link.call(functools.partial(_ack_if, link, tag, generation))
 
-    def _reserve(
-        self,
-        event: dict[str, Any],
-        properties: Any,
-        method: Any,
-        changes: dict[str, Any],
-    ) -> Lease:
-        headers = properties.headers or {}
-        record = record_from_json(event["record"])
-        record.attempts = int(headers.get(ATTEMPTS_HEADER, record.attempts))
-        return self._publish_claim(
-            record, event["delivery"], method.delivery_tag, changes
-        )
+    def _claim_copy(self, taken: Taken, changes: dict[str, Any]) -> Lease | None:
+        """Claim the job of a copy taken from its pending queue.
 
-    def _reserve_late(
-        self, event: dict[str, Any], tag: int, changes: dict[str, Any]
-    ) -> Lease:
-        record = record_from_json(event["record"])
-        return self._publish_claim(record, event["delivery"], tag, changes)
+        Runs under the connection lock. Returns ``None`` if the copy's
+        connection is gone: the broker put it back on the queue.
+        """
+        link = self._link()
+        if taken.generation != link.generation:
+            # The broker put the copy back when the old connection closed.
+            return None
+        record = record_from_json(taken.event["record"])
+        record.attempts = max(record.attempts, taken.attempts)
+        return self._publish_claim(record, taken.event["delivery"], taken.tag, changes)
 
     def _publish_claim(
         self,
@@ -329,8 +342,9 @@ class RabbitMQBackend(Backend):
         tag: int | None,
         changes: dict[str, Any],
     ) -> Lease:
-        # Runs under the connection lock. The claim event needs no confirm: if it is
-        # lost, the job's queued copy comes back when the channel closes.
+        # Runs under the connection lock. The claim event needs no confirm:
+        # if it is lost, the job's queued copy comes back when the channel
+        # closes.
         link = self._link()
         for name, value in changes.items():
             setattr(record, name, JobStatus(value) if name == "status" else value)
@@ -727,7 +741,7 @@ class RabbitMQBackend(Backend):
 
     def record_heartbeat(self, worker: WorkerRecord) -> None:
         link = self._link()
-        event = {"op": "worker", "worker": _worker_json(worker)}
+        event = {"op": "worker", "worker": worker_to_json(worker)}
         link.call(lambda: link.publish(event, confirm=False))
 
     def remove_worker(self, worker_id: str) -> None:
@@ -741,10 +755,11 @@ class RabbitMQBackend(Backend):
     # Tests and tools ------------------------------------------------------------
 
     def delete_queues(self, prefix: str) -> int:
-        """Delete the queues of every topic that starts with *prefix* and a dot.
+        """Delete every topic that starts with *prefix* and a dot.
 
-        The events stream is shared by every topic and keeps their history.
-        Returns how many topics' queues were deleted.
+        Deletes the topics' queues and drops their jobs from the index. The
+        events stream is shared by every topic and keeps their history until
+        its retention removes it. Returns how many topics were deleted.
         """
         topics = [t for t in self._sync().topics() if t.startswith(prefix + ".")]
         link = self._link()
@@ -758,9 +773,21 @@ class RabbitMQBackend(Backend):
                 ):
                     link.confirmed.queue_delete(name)
             link.forget_topics(topics)
+            link.publish({"op": "drop_topics", "topics": topics}, confirm=True)
 
         link.call(drop)
         return len(topics)
+
+
+def _is_current(index: JobIndex, event: dict[str, Any]) -> bool:
+    """Return whether *event* is the claimable copy of a pending job."""
+    job_id = event.get("id")
+    snapshot = index.snapshot(job_id) if isinstance(job_id, str) else None
+    return (
+        snapshot is not None
+        and snapshot[0].status is JobStatus.PENDING
+        and snapshot[1] == event.get("delivery")
+    )
 
 
 def _ack_if(link: Link, tag: int, generation: int) -> None:
@@ -792,20 +819,6 @@ def _contains(record: JobRecord, needle: str) -> bool:
     if needle in record.payload.translate(_ASCII_LOWER):
         return True
     return record.error is not None and needle in record.error.translate(_ASCII_LOWER)
-
-
-def _worker_json(worker: WorkerRecord) -> dict[str, Any]:
-    return {
-        "id": worker.id,
-        "topic": worker.topic,
-        "hostname": worker.hostname,
-        "pid": worker.pid,
-        "started_at": worker.started_at,
-        "last_seen": worker.last_seen,
-        "current_job": worker.current_job,
-        "processed": worker.processed,
-        "failed": worker.failed,
-    }
 
 
 def _parse_cursor(cursor: str) -> int:

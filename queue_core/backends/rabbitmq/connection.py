@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ import pika  # type: ignore[import-untyped]
 import pika.exceptions  # type: ignore[import-untyped]
 
 from ...errors import BackendUnavailableError, ConfigurationError
+from . import snapshots
 from .index import JobIndex
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,14 @@ logger = logging.getLogger(__name__)
 EXCHANGE = "queuedeck"
 EVENTS_QUEUE = "queuedeck/events"
 EVENT_KEY = "event"
+# The newest snapshot covers every event older than this; see snapshots.py.
+EVENTS_ARGUMENTS = {
+    "x-queue-type": "stream",
+    "x-max-age": "7D",
+    "x-stream-max-segment-size-bytes": 100_000_000,
+}
+SNAPSHOT_CHECK_INTERVAL = 1.0
+SNAPSHOT_LOCKED_WAIT = 5.0
 MAX_PRIORITY = 9
 STREAM_PREFETCH = 1000
 STREAM_ACK_EVERY = 200
@@ -92,7 +102,15 @@ def dead_queue(topic: str) -> str:
 class Link:
     """A connection shared by the threads of one process, behind a lock."""
 
-    def __init__(self, url: str, index: JobIndex, *, connect_timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        index: JobIndex,
+        *,
+        connect_timeout: float,
+        snapshot_every: int = snapshots.SNAPSHOT_EVERY,
+        snapshot_interval: float = snapshots.SNAPSHOT_INTERVAL,
+    ) -> None:
         try:
             self.parameters = pika.URLParameters(url)
         except Exception as exc:
@@ -103,6 +121,9 @@ class Link:
         self.shown_url = redact(url)
         self.index = index
         self.connect_timeout = connect_timeout
+        self.snapshot_every = snapshot_every
+        self.snapshot_interval = snapshot_interval
+        self._next_snapshot_check = 0.0
         #: Incremented on every new connection; delivery tags of an older
         #: connection are void.
         self.generation = 0
@@ -219,6 +240,8 @@ class Link:
         self.claims = self._connection.channel()
         self._declared = set()
         self._declare_events()
+        if self.index.next_offset == 0:
+            self._load_snapshot()
         self.stream.basic_qos(prefetch_count=STREAM_PREFETCH)
         self.stream.basic_consume(
             EVENTS_QUEUE,
@@ -236,7 +259,7 @@ class Link:
     def _declare_events(self) -> None:
         self.confirmed.exchange_declare(EXCHANGE, "topic", durable=True)
         self.confirmed.queue_declare(
-            EVENTS_QUEUE, durable=True, arguments={"x-queue-type": "stream"}
+            EVENTS_QUEUE, durable=True, arguments=EVENTS_ARGUMENTS
         )
         self.confirmed.queue_bind(EVENTS_QUEUE, EXCHANGE, routing_key="#")
 
@@ -251,6 +274,44 @@ class Link:
                         "connection lost"
                     )
                 self._pump(0)
+                self._maybe_snapshot()
+
+    def _load_snapshot(self) -> None:
+        connection = pika.BlockingConnection(self.parameters)
+        try:
+            found = snapshots.read(connection)
+        except (ValueError, zlib.error) as exc:
+            logger.warning("the newest index snapshot is unreadable (%s); ignored", exc)
+            found = None
+        finally:
+            close_quietly(connection)
+        if found is None:
+            return
+        data, taken_at = found
+        self.index.load(data, taken_at=taken_at)
+        logger.info(
+            "loaded the index snapshot of events stream offset %d (%d jobs)",
+            self.index.next_offset,
+            len(data["jobs"]),
+        )
+
+    def _maybe_snapshot(self) -> None:
+        if time.monotonic() < self._next_snapshot_check:
+            return
+        self._next_snapshot_check = time.monotonic() + SNAPSHOT_CHECK_INTERVAL
+        if not snapshots.due(
+            self.index,
+            every=self.snapshot_every,
+            interval=self.snapshot_interval,
+            now=time.time(),
+        ):
+            return
+        announcement = snapshots.write(self._connection, self.index)
+        if announcement is None:
+            # Another process is writing one; its announcement will follow.
+            self._next_snapshot_check = time.monotonic() + SNAPSHOT_LOCKED_WAIT
+            return
+        self._send(announcement, EVENT_KEY, confirm=False)
 
     def _pump(self, time_limit: float) -> None:
         self._connection.process_data_events(time_limit=time_limit)
@@ -269,10 +330,12 @@ class Link:
 
     def _disconnect(self) -> None:
         self.connected.clear()
-        connection, self._connection = self._connection, None
+        connection = self._connection
         if connection is not None and connection.is_open:
             with contextlib.suppress(Exception):
-                connection.close()
+                self._pump(0)
+            close_quietly(connection)
+        self._connection = None
 
     def _on_event(
         self, channel: Any, method: Any, properties: Any, body: bytes
@@ -325,6 +388,17 @@ class Link:
         message_id: str | None = None,
     ) -> None:
         """Publish *event* as a persistent message; wait for the confirm if asked."""
+        self._send(event, routing_key, confirm, headers, priority, message_id)
+
+    def _send(
+        self,
+        event: dict[str, Any],
+        routing_key: str,
+        confirm: bool,
+        headers: dict[str, Any] | None = None,
+        priority: int = 0,
+        message_id: str | None = None,
+    ) -> None:
         channel = self.confirmed if confirm else self.fast
         properties = pika.BasicProperties(
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -346,3 +420,20 @@ class Link:
                 f"RabbitMQ returned a message for {routing_key!r} as unroutable; "
                 "its queue was deleted while in use"
             ) from exc
+
+
+def close_quietly(connection: Any) -> None:
+    """Close *connection*, which may consume a stream, without an error.
+
+    BlockingConnection.close() cancels each consumer and rejects the
+    deliveries still in flight, and a stream queue answers a reject by
+    closing the connection with an error. A protocol-level close ends the
+    channels without that teardown.
+    """
+    if not connection.is_open:
+        return
+    with contextlib.suppress(Exception):
+        connection._impl.close(200, "Normal shutdown")
+        deadline = time.monotonic() + 2
+        while not connection.is_closed and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=0.05)
