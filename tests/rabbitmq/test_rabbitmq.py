@@ -15,7 +15,7 @@ from typing import Any
 import pika
 import pytest
 
-from queue_core import Backoff, Job, JobStatus, Queue
+from queue_core import Backoff, Job, JobStatus, Queue, Settings
 from queue_core.backends.rabbitmq import ATTEMPTS_HEADER
 from queue_core.backends.rabbitmq.connection import (
     dead_queue,
@@ -23,6 +23,7 @@ from queue_core.backends.rabbitmq.connection import (
     pending_queue,
     redact,
 )
+from queue_core.errors import BackendUnavailableError
 
 from .conftest import rabbitmqctl
 
@@ -287,3 +288,66 @@ def test_restart_with_job_in_hand(make_queue: MakeQueue) -> None:
     assert counts["completed"] == 1
     assert counts["pending"] == 0
     assert counts["reserved"] == 0
+
+
+def test_push_fails_while_broker_blocks_publishers(
+    make_queue: MakeQueue, rabbitmq_url: str
+) -> None:
+    # A disk limit far above the free space raises the broker's disk alarm,
+    # which blocks every publishing connection until it clears.
+    separator = "&" if "?" in rabbitmq_url else "?"
+    queue = make_queue(url=f"{rabbitmq_url}{separator}blocked_connection_timeout=2")
+    first = queue.push({"n": 1})
+    rabbitmqctl("set_disk_free_limit", "1000000GB")
+    try:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError, match="RabbitMQ"):
+            queue.push({"n": 2})
+        assert time.monotonic() - started < 20
+    finally:
+        rabbitmqctl("set_disk_free_limit", "50MB")
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            third = queue.push({"n": 3})
+            break
+        except BackendUnavailableError:
+            assert time.monotonic() < deadline, "pushes did not resume"
+            time.sleep(0.5)
+    assert queue.get(first) is not None
+    assert queue.get(third) is not None
+
+
+def test_complete_after_takeover_returns_false(
+    rabbitmq_url: str, environ: dict[str, str]
+) -> None:
+    # Another process whose clock runs 5 s ahead takes the lease back while
+    # the holder's lease is still valid on the holder's clock. The file
+    # backend returns False here; a True would claim a completion that the
+    # index discarded, and the job then runs again.
+    prefix = environ["TINA4_QUEUE_PREFIX"]
+    settings = Settings(
+        backend="rabbitmq", url=rabbitmq_url, prefix=prefix, visibility_timeout=3
+    )
+    holder = Queue("skew", settings=settings)
+    other = Queue("skew", settings=settings)
+    try:
+        job_id = holder.push({"n": 1})
+        job = holder.pop()
+        assert job is not None
+        assert other.recover_expired(now=time.time() + 5) == 1
+
+        completed = job.complete()
+
+        record = other.get(job_id)
+        assert record is not None
+        assert record.status is JobStatus.PENDING
+        assert completed is False
+    finally:
+        holder.close()
+        other.close()
+
+
+def test_redact_hides_user_without_password() -> None:
+    assert redact("amqp://s3cr3t-token@host:5672/vhost") == "amqp://***@host:5672/vhost"

@@ -6,9 +6,10 @@ import time
 import uuid
 
 import pika
+import pytest
 
 from queue_core import JobStatus, Queue, Settings
-from queue_core.backends.rabbitmq import RabbitMQBackend
+from queue_core.backends.rabbitmq import RabbitMQBackend, snapshots
 from queue_core.backends.rabbitmq.index import JobIndex
 from queue_core.backends.rabbitmq.snapshots import SNAPSHOTS_QUEUE
 
@@ -32,7 +33,7 @@ def test_new_process_starts_from_the_newest_snapshot(
     rabbitmq_url: str, environ: dict[str, str]
 ) -> None:
     prefix = environ["TINA4_QUEUE_PREFIX"]
-    writer = RabbitMQBackend(rabbitmq_url, snapshot_every=50)
+    writer = RabbitMQBackend(rabbitmq_url, snapshot_every=50, snapshot_interval=1)
     queue = Queue("jobs", settings=_settings(rabbitmq_url, prefix), backend=writer)
     try:
         before = writer._sync().next_offset
@@ -141,3 +142,58 @@ def test_index_dump_and_load_round_trip() -> None:
     # A delayed job with no queued copy stays parked after a load.
     assert [r.id for r in copy.parked("p.jobs", now=100.0)] == ["a1"]
     assert copy.counts("p.jobs") == index.counts("p.jobs")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"op": "delete"},
+        {"op": "job", "id": "x", "record": {"status": "bogus"}},
+        {"op": "worker", "worker": {"id": "w"}},
+        {"op": "snapshot"},
+    ],
+)
+def test_malformed_event_is_skipped(event: dict[str, object]) -> None:
+    # Any publisher on the queuedeck exchange reaches the events stream. An
+    # event that raises here stops the pump thread of every running process
+    # and makes every read of a new process raise, until retention drops it.
+    index = JobIndex()
+    index.apply(event, 0)
+    assert index.next_offset == 1
+
+
+def test_orphan_part_keeps_previous_snapshot(
+    rabbitmq_url: str, environ: dict[str, str]
+) -> None:
+    # A writer killed between its parts and its manifest leaves parts as the
+    # newest snapshot entries. The complete snapshot before them is still
+    # valid, so a new process should load it instead of replaying the whole
+    # events stream, which retention may already have shortened.
+    writer = RabbitMQBackend(rabbitmq_url)
+    try:
+        index = writer._sync()
+        connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+        try:
+            announcement = snapshots.write(connection, index)
+            assert announcement is not None
+            channel = connection.channel()
+            channel.confirm_delivery()
+            orphan = uuid.uuid4().hex
+            channel.basic_publish(
+                "",
+                snapshots.SNAPSHOTS_QUEUE,
+                b"part of a snapshot whose writer died",
+                snapshots._properties(orphan, part=0),
+            )
+        finally:
+            connection.close()
+    finally:
+        writer.close()
+
+    reader = RabbitMQBackend(rabbitmq_url)
+    try:
+        index = reader._sync()
+        loaded_offset = index.next_offset - index.replayed
+        assert loaded_offset >= announcement["offset"]
+    finally:
+        reader.close()

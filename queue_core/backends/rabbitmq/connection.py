@@ -54,6 +54,7 @@ EVENTS_ARGUMENTS = {
     "x-stream-max-segment-size-bytes": 100_000_000,
 }
 SNAPSHOT_CHECK_INTERVAL = 1.0
+BLOCKED_TIMEOUT = 30.0
 SNAPSHOT_LOCKED_WAIT = 5.0
 MAX_PRIORITY = 9
 STREAM_PREFETCH = 1000
@@ -69,13 +70,18 @@ T = TypeVar("T")
 
 
 def redact(url: str) -> str:
-    """Return *url* with its password replaced by ``***``."""
+    """Return *url* with its password replaced by ``***``.
+
+    A user name with no password may itself be a token, so it is hidden too.
+    """
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"
+    if parts.password is None:
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
     user = urllib.parse.quote(parts.username or "", safe="")
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
@@ -111,6 +117,12 @@ class Link:
         snapshot_every: int = snapshots.SNAPSHOT_EVERY,
         snapshot_interval: float = snapshots.SNAPSHOT_INTERVAL,
     ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None and parts.password is None:
+            raise ConfigurationError(
+                f"invalid TINA4_QUEUE_URL {redact(url)!r}: it has a user but no "
+                "password; use amqp://user:password@host:5672/vhost"
+            )
         try:
             self.parameters = pika.URLParameters(url)
         except Exception as exc:
@@ -118,6 +130,10 @@ class Link:
                 f"invalid TINA4_QUEUE_URL {redact(url)!r}: {exc}; use "
                 "amqp://user:password@host:5672/vhost"
             ) from None
+        if self.parameters.blocked_connection_timeout is None:
+            # A broker short of memory or disk blocks publishers; without a
+            # limit a push would wait for as long as the alarm lasts.
+            self.parameters.blocked_connection_timeout = BLOCKED_TIMEOUT
         self.shown_url = redact(url)
         self.index = index
         self.connect_timeout = connect_timeout
@@ -224,6 +240,12 @@ class Link:
                         type(exc).__name__,
                         delay,
                     )
+            except Exception:
+                # A bug must not end the thread: without it every call in
+                # this process would wait for a connection that never comes.
+                logger.exception(
+                    "RabbitMQ I/O thread failed; reconnecting in %.1f s", delay
+                )
             finally:
                 with self._io:
                     self._disconnect()

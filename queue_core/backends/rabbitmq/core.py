@@ -30,6 +30,10 @@ SYNC_TIMEOUT_SECONDS = 30.0
 # it; the same process does not try again for this long.
 PROMOTION_RETRY_SECONDS = 5.0
 CLAIM_WARNING_INTERVAL = 30.0
+# A settle closer than this to its lease's end reads its change back from the
+# stream, to learn whether another process took the lease back first. Clocks
+# of hosts that share a broker must agree to within this margin.
+LEASE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)

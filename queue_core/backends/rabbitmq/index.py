@@ -14,6 +14,7 @@ knows stays in the memory of each process.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -21,6 +22,8 @@ from typing import Any
 
 from ...status import JobStatus
 from ..base import ErrorGroup, JobRecord, WorkerRecord, zero_counts
+
+logger = logging.getLogger(__name__)
 
 RECORD_FIELDS = tuple(field.name for field in fields(JobRecord))
 WORKER_FIELDS = tuple(field.name for field in fields(WorkerRecord))
@@ -37,6 +40,9 @@ def record_from_json(data: dict[str, Any]) -> JobRecord:
     """Return the :class:`JobRecord` stored as *data*."""
     values: dict[str, Any] = {name: data.get(name) for name in RECORD_FIELDS}
     values["status"] = JobStatus(data["status"])
+    for name in ("id", "topic", "payload"):
+        if not isinstance(values[name], str):
+            raise ValueError(f"job record field {name!r} is not a string")
     return JobRecord(**values)
 
 
@@ -86,7 +92,18 @@ class JobIndex:
     def apply(self, event: dict[str, Any], offset: int) -> None:
         """Apply one event read at stream *offset*."""
         with self.lock:
-            applied = self._apply(event, offset)
+            try:
+                applied = self._apply(event, offset)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # Any publisher on the exchange reaches the stream; one bad
+                # event must not stop every process that reads it.
+                logger.error(
+                    "events stream offset %d has a malformed event (%s: %s); skipped",
+                    offset,
+                    type(exc).__name__,
+                    exc,
+                )
+                applied = False
             self.next_offset = offset + 1
             self.replayed += 1
             event_id = event.get("event")
@@ -174,10 +191,13 @@ class JobIndex:
             self.jobs[job_id] = entry
             self.by_topic.setdefault(record.topic, {})[job_id] = entry
         else:
-            changes = event.get("set") or {}
+            changes = dict(event.get("set") or {})
+            unknown = set(changes) - set(RECORD_FIELDS)
+            if unknown:
+                raise KeyError(f"unknown job fields {sorted(unknown)}")
+            if "status" in changes:
+                changes["status"] = JobStatus(changes["status"])
             for name, value in changes.items():
-                if name == "status":
-                    value = JobStatus(value)
                 setattr(entry.record, name, value)
         entry.delivery = event.get("delivery")
         parked = self.parked_ids.setdefault(entry.record.topic, set())

@@ -10,7 +10,7 @@ from dataclasses import replace
 from ...errors import BackendUnavailableError
 from ...status import JobStatus
 from ..base import JobRecord, Outcome
-from .core import BackendCore, Lease, ack_if
+from .core import LEASE_MARGIN_SECONDS, BackendCore, Lease, ack_if
 from .index import copy_record
 
 logger = logging.getLogger(__name__)
@@ -26,11 +26,17 @@ class Settling(BackendCore):
     ) -> tuple[JobRecord, bool] | None:
         """Return the reserved record if *token* holds it, and whether that is sure.
 
-        A lease this process took that has not expired is sure without a
-        read, because only expired leases are taken over.
+        A lease this process took is sure without a read while it has more
+        than ``LEASE_MARGIN_SECONDS`` left, because only expired leases are
+        taken over. Closer to its end, another process whose clock runs a
+        little ahead may already have taken it back.
         """
         lease = self._leases.get(job_id)
-        if lease is not None and lease.token == token and now < lease.expires_at:
+        if (
+            lease is not None
+            and lease.token == token
+            and now + LEASE_MARGIN_SECONDS < lease.expires_at
+        ):
             return copy_record(lease.record), True
         snapshot = self._sync().snapshot(job_id)
         if snapshot is None:

@@ -13,7 +13,8 @@ the events stream so other processes do not write one too. While it writes,
 it holds an exclusive queue as a lock: the broker lets one connection at a
 time declare it, and drops it when that connection closes, so a writer that
 dies mid-way blocks nobody. Parts of an unfinished snapshot have no manifest
-after them and are never read.
+after them and are never read: a reader that finds them at the end of the
+stream looks further back for the newest complete snapshot.
 
 Both streams have a retention limit: ``queuedeck/snapshots`` keeps one day,
 ``queuedeck/events`` seven. RabbitMQ removes only whole segments that are
@@ -45,9 +46,12 @@ SNAPSHOTS_ARGUMENTS = {
 PART_BYTES = 4 * 1024 * 1024
 SNAPSHOT_EVERY = 1_000
 SNAPSHOT_INTERVAL = 300.0
-# How long a reader waits for the newest manifest to arrive before it gives
-# up and replays the events stream from its start.
+# How long a reader waits for the next snapshot entry before it decides the
+# stream has no more.
 MANIFEST_WAIT = 0.5
+# Entries read before the last chunk when that chunk holds no manifest; the
+# window grows eightfold on each step back.
+SEARCH_WINDOW = 64
 READ_TIMEOUT = 60.0
 RESOURCE_LOCKED = 405
 
@@ -175,6 +179,34 @@ def read(connection: Any) -> tuple[dict[str, Any], float] | None:
 
 
 def _newest_manifest(connection: Any) -> Manifest | None:
+    """Return the manifest of the newest complete snapshot, if there is one.
+
+    The stream's last chunk normally starts with the newest manifest. When it
+    starts with a part instead (a writer died before its manifest, or is
+    still writing), earlier entries are read until a manifest turns up.
+    """
+    first = _read_last(connection)
+    if first is None:
+        return None
+    if isinstance(first, Manifest):
+        return first
+    window = SEARCH_WINDOW
+    end = first
+    while end > 0:
+        start = max(end - window, 0)
+        found = _scan(connection, start, end)
+        if found is not None:
+            return found
+        end = start
+        window *= 8
+    return None
+
+
+def _read_last(connection: Any) -> Manifest | int | None:
+    """Return the manifest opening the stream's last chunk, or that chunk's offset.
+
+    Returns ``None`` when the stream is empty.
+    """
     channel = connection.channel()
     declare(channel)
     channel.basic_qos(prefetch_count=16)
@@ -186,17 +218,45 @@ def _newest_manifest(connection: Any) -> Manifest | None:
         if method is None:
             return None
         channel.basic_ack(method.delivery_tag)
-        headers = properties.headers or {}
-        if headers.get("x-manifest"):
-            data = json.loads(body)
-            return Manifest(
-                snapshot=data["snapshot"],
-                parts=int(data["parts"]),
-                offset=int(data["offset"]),
-                at=float(data["at"]),
-                stream_offset=int(headers["x-stream-offset"]),
-            )
+        manifest = _manifest(properties, body)
+        if manifest is not None:
+            return manifest
+        return int((properties.headers or {})["x-stream-offset"])
     return None
+
+
+def _scan(connection: Any, start: int, end: int) -> Manifest | None:
+    """Return the newest manifest at stream offsets from *start* to *end*."""
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=16)
+    newest = None
+    for method, properties, body in channel.consume(
+        SNAPSHOTS_QUEUE,
+        arguments={"x-stream-offset": start},
+        inactivity_timeout=MANIFEST_WAIT,
+    ):
+        if method is None:
+            break
+        channel.basic_ack(method.delivery_tag)
+        offset = int((properties.headers or {})["x-stream-offset"])
+        if offset >= end:
+            break
+        newest = _manifest(properties, body) or newest
+    return newest
+
+
+def _manifest(properties: Any, body: bytes) -> Manifest | None:
+    headers = properties.headers or {}
+    if not headers.get("x-manifest"):
+        return None
+    data = json.loads(body)
+    return Manifest(
+        snapshot=data["snapshot"],
+        parts=int(data["parts"]),
+        offset=int(data["offset"]),
+        at=float(data["at"]),
+        stream_offset=int(headers["x-stream-offset"]),
+    )
 
 
 def _properties(snapshot: str, *, part: int = 0, manifest: bool = False) -> Any:
