@@ -289,7 +289,8 @@ def format_storage(java: str, libs: Path) -> None:
 # Lifecycle -----------------------------------------------------------------
 
 
-def start() -> None:
+def start(*, keep_data: bool = False) -> None:
+    """Start the broker on a new, empty cluster, or on the old one with *keep_data*."""
     if external():
         log("QUEUEDECK_TEST_KAFKA_URL is set; using that broker")
         return
@@ -311,12 +312,13 @@ def start() -> None:
 
     java = find_java()
     libs = install_jars()
-    # Each start is a new cluster with no topics, groups or offsets, so one
-    # test run never reads what an earlier one wrote.
-    shutil.rmtree(base / "data", ignore_errors=True)
-    write_kafka_config()
     started = time.monotonic()
-    format_storage(java, libs)
+    if not keep_data or not (base / "data" / "meta.properties").exists():
+        # Each start is a new cluster with no topics, groups or offsets, so
+        # one test run never reads what an earlier one wrote.
+        shutil.rmtree(base / "data", ignore_errors=True)
+        write_kafka_config()
+        format_storage(java, libs)
 
     log(f"starting kafka on {kafka_url()} (controller port {KAFKA_CONTROLLER_PORT})")
     command = java_command(java, libs, "kafka.Kafka", str(base / "server.properties"))
@@ -350,6 +352,17 @@ def wait_until_ready(process: subprocess.Popen[bytes], started: float) -> None:
                 f"{KAFKA_START_TIMEOUT} s, so it was stopped; see {log_dir}"
             )
         time.sleep(0.25)
+
+
+def restart() -> None:
+    """Stop the broker and start it again on the same data, as after a crash."""
+    if external():
+        raise ServiceError(
+            "the test broker is external (QUEUEDECK_TEST_KAFKA_URL); not ours to "
+            "restart"
+        )
+    stop()
+    start(keep_data=True)
 
 
 def stop() -> None:
