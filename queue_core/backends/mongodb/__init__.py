@@ -1,0 +1,543 @@
+"""The MongoDB backend: jobs as documents in one collection, through pymongo.
+
+Supports every queue operation. ``TINA4_QUEUE_URL`` is a MongoDB connection
+string whose path names the database, for example
+``mongodb://user:password@host:27017/queuedeck``. The database contains three
+collections: ``queuedeck_jobs`` (one document per job), ``queuedeck_workers``
+(one per worker heartbeat) and ``queuedeck_topics`` (every topic that has held
+a job). Indexes are created on first use.
+
+Every state change is one single-document write whose filter restates the
+state it expects, so the server applies it atomically: a claim is a
+``find_one_and_update`` on a pending, due job, and a settle matches the job's
+lease token. Lease recovery is one ``update_many`` with an update pipeline, so
+each expired job moves to pending or dead by its own ``max_retries``. Needs
+MongoDB 6.0 or newer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from ...errors import BackendError, JobNotFoundError
+from ...status import JobStatus
+from ..base import (
+    Backend,
+    ErrorGroup,
+    JobRecord,
+    Outcome,
+    RecordPage,
+    WorkerRecord,
+    merge_counts,
+    zero_counts,
+)
+from .connection import Collections, Connection, redact, with_database
+from .documents import (
+    FAILED_OR_DEAD,
+    JOB_INDEXES,
+    PAGE_INDEX,
+    WORKER_INDEXES,
+    Document,
+    job_document,
+    job_record,
+    status_filter,
+    text_filter,
+    worker_document,
+    worker_record,
+)
+
+if TYPE_CHECKING:
+    from ...settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# A job id is 32 hex digits: 48 bits of milliseconds since 1970, then 80 bits
+# that start at a random value and only grow within one process. So ids sort
+# by creation time, and one process's jobs keep FIFO order within a
+# millisecond.
+ID_RANDOM_BITS = 80
+ID_LENGTH = 32
+MAX_ID_ATTEMPTS = 5
+CLAIM_SORT = [("priority", DESCENDING), ("available_at", ASCENDING), ("_id", ASCENDING)]
+
+
+class MongoDBBackend(Backend):
+    """Jobs in a MongoDB database shared by any number of processes and hosts."""
+
+    name = "mongodb"
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self.connection = Connection(url, **options)
+        self.connection.on_connect(_create_indexes)
+        self._id_lock = threading.Lock()
+        self._last_seq = 0
+        self._known_topics: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MongoDBBackend:
+        """Return a backend for ``settings.url``."""
+        assert settings.url is not None
+        return cls(settings.url)
+
+    def __repr__(self) -> str:
+        return f"<MongoDBBackend {self.connection.shown_url!r}>"
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # Writing -------------------------------------------------------------------
+
+    def new_job_id(self, now: float) -> str:
+        millis = int(now * 1000)
+        with self._id_lock:
+            seq = (millis << ID_RANDOM_BITS) | random.getrandbits(ID_RANDOM_BITS - 1)
+            seq = max(seq, self._last_seq + 1)
+            self._last_seq = seq
+        return f"{seq:0{ID_LENGTH}x}"
+
+    def enqueue(self, record: JobRecord) -> None:
+        self._register_topic(record.topic, record.created_at)
+        for attempt in range(1, MAX_ID_ATTEMPTS + 1):
+            document = job_document(record)
+            if self.connection.run(functools.partial(_insert, document)):
+                return
+            # Another process drew the same id in the same millisecond.
+            if attempt == MAX_ID_ATTEMPTS:
+                raise BackendError(
+                    f"job id {record.id!r} collided {attempt} times; "
+                    "check that the host clocks are right"
+                )
+            record.id = self.new_job_id(time.time())
+
+    def _register_topic(self, topic: str, now: float) -> None:
+        # One upsert per topic and process keeps topics() listing a topic
+        # after its jobs are purged, as the file backend does.
+        if topic in self._known_topics:
+            return
+
+        def upsert(found: Collections, retried: bool) -> None:
+            # A concurrent upsert of the same topic may win the insert.
+            with contextlib.suppress(DuplicateKeyError):
+                found.topics.update_one(
+                    {"_id": topic}, {"$setOnInsert": {"created_at": now}}, upsert=True
+                )
+
+        self.connection.run(upsert)
+        self._known_topics.add(topic)
+
+    def claim(
+        self,
+        topic: str,
+        *,
+        now: float,
+        lease_token: str,
+        lease_expires_at: float,
+        max_retries: int,
+        job_id: str | None = None,
+    ) -> JobRecord | None:
+        query: Document = {
+            "topic": topic,
+            "status": JobStatus.PENDING.value,
+            "available_at": {"$lte": now},
+        }
+        if job_id is not None:
+            query["_id"] = job_id
+        update = {
+            "$set": {
+                "status": JobStatus.RESERVED.value,
+                "lease_token": lease_token,
+                "lease_expires_at": lease_expires_at,
+                "max_retries": max_retries,
+                "updated_at": now,
+            }
+        }
+
+        def claim_one(found: Collections, retried: bool) -> Document | None:
+            if retried:
+                # The lost try may have reserved a job under this token.
+                reserved = found.jobs.find_one(
+                    {
+                        "status": JobStatus.RESERVED.value,
+                        "lease_expires_at": lease_expires_at,
+                        "lease_token": lease_token,
+                    }
+                )
+                if reserved is not None:
+                    return reserved
+            return found.jobs.find_one_and_update(
+                query,
+                update,
+                sort=CLAIM_SORT,
+                return_document=ReturnDocument.AFTER,
+            )
+
+        document = self.connection.run(claim_one)
+        return None if document is None else job_record(document)
+
+    def settle(
+        self, job_id: str, lease_token: str, outcome: Outcome, *, now: float
+    ) -> bool:
+        values = {
+            "status": outcome.status.value,
+            "attempts": outcome.attempts,
+            "error": outcome.error,
+            "signature": outcome.signature,
+            "available_at": outcome.available_at,
+            "updated_at": now,
+            "lease_token": None,
+            "lease_expires_at": None,
+        }
+
+        def settle_one(found: Collections, retried: bool) -> bool:
+            result = found.jobs.update_one(
+                {
+                    "_id": job_id,
+                    "lease_token": lease_token,
+                    "status": JobStatus.RESERVED.value,
+                },
+                {"$set": values},
+            )
+            if result.matched_count == 1:
+                return True
+            if not retried:
+                return False
+            # The lost try may have been applied: the job then shows this
+            # outcome stamped with this call's time.
+            stored = found.jobs.find_one(
+                {"_id": job_id}, {"status": 1, "updated_at": 1}
+            )
+            return (
+                stored is not None
+                and stored["status"] == outcome.status.value
+                and stored["updated_at"] == now
+            )
+
+        return self.connection.run(settle_one)
+
+    def extend_lease(self, job_id: str, lease_token: str, expires_at: float) -> bool:
+        def extend(found: Collections, retried: bool) -> bool:
+            result = found.jobs.update_one(
+                {
+                    "_id": job_id,
+                    "lease_token": lease_token,
+                    "status": JobStatus.RESERVED.value,
+                },
+                {"$set": {"lease_expires_at": expires_at}},
+            )
+            return result.matched_count == 1
+
+        return self.connection.run(extend)
+
+    def recover_expired(self, *, now: float, error: str, signature: str) -> int:
+        next_attempts = {"$add": ["$attempts", 1]}
+        # One update pipeline moves every expired job in one pass; each job's
+        # new status depends on its own attempts and max_retries.
+        pipeline: list[Document] = [
+            {
+                "$set": {
+                    "status": {
+                        "$cond": [
+                            {"$gte": [next_attempts, "$max_retries"]},
+                            JobStatus.DEAD.value,
+                            JobStatus.PENDING.value,
+                        ]
+                    },
+                    "attempts": next_attempts,
+                    # $literal keeps a "$" at the start of the text from
+                    # being read as a field path.
+                    "error": {"$literal": error},
+                    "signature": {"$literal": signature},
+                    "updated_at": now,
+                    "available_at": now,
+                    "lease_token": None,
+                    "lease_expires_at": None,
+                }
+            }
+        ]
+        query = {
+            "status": JobStatus.RESERVED.value,
+            "lease_expires_at": {"$lt": now},
+        }
+        return self.connection.run(
+            lambda found, retried: (
+                found.jobs.update_many(query, pipeline).modified_count
+            )
+        )
+
+    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+        def requeue_one(found: Collections, retried: bool) -> bool:
+            result = found.jobs.update_one(
+                {
+                    "_id": job_id,
+                    "topic": topic,
+                    "status": {"$in": [status.value for status in FAILED_OR_DEAD]},
+                },
+                _to_pending(now),
+            )
+            return result.matched_count == 1
+
+        if self.connection.run(requeue_one):
+            return True
+        if self.get(topic, job_id) is None:
+            raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
+        return False
+
+    def requeue_failed(self, topic: str, *, now: float) -> int:
+        query = {
+            "topic": topic,
+            "status": JobStatus.FAILED.value,
+            "$expr": {"$lt": ["$attempts", "$max_retries"]},
+        }
+        return self.connection.run(
+            lambda found, retried: (
+                found.jobs.update_many(query, _to_pending(now)).modified_count
+            )
+        )
+
+    def requeue_all(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        now: float,
+        signature: str | None = None,
+    ) -> int:
+        movable = [status for status in statuses if status in FAILED_OR_DEAD]
+        if not movable:
+            return 0
+        query = status_filter(topic, movable, signature)
+        return self.connection.run(
+            lambda found, retried: (
+                found.jobs.update_many(query, _to_pending(now)).modified_count
+            )
+        )
+
+    def purge(
+        self, topic: str, statuses: Iterable[JobStatus], *, signature: str | None = None
+    ) -> int:
+        query = status_filter(topic, statuses, signature)
+        return self.connection.run(
+            lambda found, retried: found.jobs.delete_many(query).deleted_count
+        )
+
+    def delete(self, topic: str, job_id: str) -> bool:
+        query = {
+            "_id": job_id,
+            "topic": topic,
+            "status": {"$ne": JobStatus.RESERVED.value},
+        }
+        return self.connection.run(
+            lambda found, retried: found.jobs.delete_one(query).deleted_count == 1
+        )
+
+    # Reading -------------------------------------------------------------------
+
+    def counts(self, topic: str) -> dict[JobStatus, int]:
+        pipeline: list[Document] = [
+            {"$match": {"topic": topic}},
+            {"$group": {"_id": "$status", "count": {"$sum": 1}}},
+        ]
+        rows = self.connection.run(
+            lambda found, retried: list(found.jobs.aggregate(pipeline))
+        )
+        counts = zero_counts()
+        for row in rows:
+            counts[JobStatus(row["_id"])] = row["count"]
+        return counts
+
+    def counts_by_topic(self) -> dict[str, dict[JobStatus, int]]:
+        pipeline: list[Document] = [
+            {
+                "$group": {
+                    "_id": {"topic": "$topic", "status": "$status"},
+                    "count": {"$sum": 1},
+                }
+            },
+        ]
+
+        def read(found: Collections, retried: bool) -> list[tuple[str, str, int]]:
+            # The hint lets MongoDB count entries of the page index, which
+            # contains both grouped fields, instead of reading every document.
+            documents = found.jobs.aggregate(pipeline, hint=PAGE_INDEX)
+            rows = [
+                (row["_id"]["topic"], row["_id"]["status"], row["count"])
+                for row in documents
+            ]
+            # Topics whose jobs were all purged still count, with zeros.
+            for topic in found.topics.find({}, {"_id": 1}):
+                rows.append((topic["_id"], JobStatus.PENDING.value, 0))
+            return rows
+
+        rows = self.connection.run(read)
+        return dict(sorted(merge_counts(rows).items()))
+
+    def topics(self) -> list[str]:
+        return self.connection.run(
+            lambda found, retried: [
+                document["_id"]
+                for document in found.topics.find({}, {"_id": 1}).sort("_id", ASCENDING)
+            ]
+        )
+
+    def get(self, topic: str | None, job_id: str) -> JobRecord | None:
+        query: Document = {"_id": job_id}
+        if topic is not None:
+            query["topic"] = topic
+        document = self.connection.run(
+            lambda found, retried: found.jobs.find_one(query)
+        )
+        return None if document is None else job_record(document)
+
+    def page(
+        self,
+        topic: str,
+        statuses: Iterable[JobStatus],
+        *,
+        limit: int,
+        cursor: str | None,
+        text: str | None = None,
+        signature: str | None = None,
+    ) -> RecordPage:
+        query = status_filter(topic, statuses, signature)
+        if cursor is not None:
+            query["_id"] = {"$lt": _parse_cursor(cursor)}
+        if text:
+            query.update(text_filter(text))
+
+        # One document more than requested shows whether another page follows.
+        documents = self.connection.run(
+            lambda found, retried: list(
+                found.jobs.find(query).sort("_id", DESCENDING).limit(limit + 1)
+            )
+        )
+        records = [job_record(document) for document in documents[:limit]]
+        next_cursor = records[-1].id if len(documents) > limit else None
+        return RecordPage(records, next_cursor)
+
+    def error_groups(
+        self, topic: str, statuses: Iterable[JobStatus]
+    ) -> list[ErrorGroup]:
+        selected = [status for status in statuses if status in FAILED_OR_DEAD]
+        if not selected:
+            return []
+        query = status_filter(topic, selected, None)
+        query["signature"] = {"$type": "string"}
+        pipeline: list[Document] = [
+            {"$match": query},
+            {
+                "$group": {
+                    "_id": "$signature",
+                    "count": {"$sum": 1},
+                    "first_seen": {"$min": "$updated_at"},
+                    "last_seen": {"$max": "$updated_at"},
+                }
+            },
+            {"$sort": {"count": -1, "_id": 1}},
+        ]
+        rows = self.connection.run(
+            lambda found, retried: list(found.jobs.aggregate(pipeline))
+        )
+        return [
+            ErrorGroup(row["_id"], row["count"], row["first_seen"], row["last_seen"])
+            for row in rows
+        ]
+
+    def oldest_pending_at(self, topic: str) -> float | None:
+        document = self.connection.run(
+            lambda found, retried: found.jobs.find_one(
+                {"topic": topic, "status": JobStatus.PENDING.value},
+                {"created_at": 1},
+                sort=[("_id", ASCENDING)],
+            )
+        )
+        return None if document is None else float(document["created_at"])
+
+    # Workers -------------------------------------------------------------------
+
+    def record_heartbeat(self, worker: WorkerRecord) -> None:
+        document = worker_document(worker)
+        self.connection.run(
+            lambda found, retried: found.workers.replace_one(
+                {"_id": worker.id}, document, upsert=True
+            )
+        )
+
+    def remove_worker(self, worker_id: str) -> None:
+        self.connection.run(
+            lambda found, retried: found.workers.delete_one({"_id": worker_id})
+        )
+
+    def workers(self, *, seen_after: float) -> list[WorkerRecord]:
+        documents = self.connection.run(
+            lambda found, retried: list(
+                found.workers.find({"last_seen": {"$gt": seen_after}}).sort(
+                    [("topic", ASCENDING), ("started_at", ASCENDING)]
+                )
+            )
+        )
+        return [worker_record(document) for document in documents]
+
+    # Test support ----------------------------------------------------------------
+
+    def drop_database(self) -> None:
+        """Delete the whole database of this backend, jobs and workers alike."""
+        database = self.connection.database_name
+        self.connection.run(
+            lambda found, retried: found.jobs.database.client.drop_database(database)
+        )
+
+
+def _create_indexes(found: Collections) -> None:
+    # create_indexes() is a no-op for indexes that exist with the same keys
+    # and options, so every new client may run it.
+    found.jobs.create_indexes(JOB_INDEXES)
+    found.workers.create_indexes(WORKER_INDEXES)
+
+
+def _insert(document: Document, found: Collections, retried: bool) -> bool:
+    """Insert a job document; return ``False`` if its id is taken."""
+    try:
+        found.jobs.insert_one(document)
+    except DuplicateKeyError:
+        # After a lost try, the stored job may be this one.
+        return retried and _same_job(found, document)
+    return True
+
+
+def _same_job(found: Collections, document: Document) -> bool:
+    stored = found.jobs.find_one({"_id": document["_id"]})
+    return stored is not None and all(
+        stored.get(name) == document[name]
+        for name in ("topic", "payload", "created_at")
+    )
+
+
+def _to_pending(now: float) -> Document:
+    return {
+        "$set": {
+            "status": JobStatus.PENDING.value,
+            "available_at": now,
+            "updated_at": now,
+        }
+    }
+
+
+def _parse_cursor(cursor: str) -> str:
+    if len(cursor) != ID_LENGTH or not all(c in "0123456789abcdef" for c in cursor):
+        raise ValueError(
+            f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
+        )
+    return cursor
+
+
+__all__ = ["MongoDBBackend", "redact", "with_database"]
