@@ -48,11 +48,12 @@ def open_backend(settings: Settings) -> Backend:
     """
     spec = _spec(settings.backend)
     if importlib.util.find_spec(spec.module) is None:
-        # NOTE: kafka and mongodb are registered before they are written, so
-        # choosing one fails here with a clear message instead of later.
+        # Every registered backend ships with queuedeck, so only an install
+        # that lost a module gets here.
         raise ConfigurationError(
-            f"TINA4_QUEUE_BACKEND={settings.backend!r} is not available in this "
-            "version of queuedeck; use 'file' or 'rabbitmq'"
+            f"TINA4_QUEUE_BACKEND={settings.backend!r} is missing from this "
+            f"installation of queuedeck (module {spec.module!r} not found); "
+            "reinstall queuedeck"
         )
     if spec.driver is not None:
         try:

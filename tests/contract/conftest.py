@@ -11,7 +11,6 @@ that prefix's queues on exit.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from queue_core import Backoff, Queue, Settings
+from tests.servers import server_url
 
 
 @contextlib.contextmanager
@@ -39,15 +39,7 @@ Store = Callable[[Path, str], contextlib.AbstractContextManager[dict[str, str]]]
 def rabbitmq_store(tmp_path: Path, namespace: str) -> Iterator[dict[str, str]]:
     # The namespace prefixes every topic, so this test's queues are its own;
     # they are deleted after it. The shared events stream keeps their history.
-    url = os.environ.get("QUEUEDECK_TEST_RABBITMQ_URL")
-    if not url:
-        message = (
-            "QUEUEDECK_TEST_RABBITMQ_URL is not set; run: scripts/services start "
-            "rabbitmq, then export the output of scripts/services env"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    url = server_url("rabbitmq")
     from queue_core.backends.rabbitmq import RabbitMQBackend
 
     yield {
@@ -62,9 +54,48 @@ def rabbitmq_store(tmp_path: Path, namespace: str) -> Iterator[dict[str, str]]:
         backend.close()
 
 
+@contextlib.contextmanager
+def kafka_store(tmp_path: Path, namespace: str) -> Iterator[dict[str, str]]:
+    # The namespace is the prefix, and each prefix has its own state topic,
+    # so this test's topics are its own; they are deleted after it.
+    url = server_url("kafka")
+    from queue_core.backends.kafka import KafkaBackend
+
+    yield {
+        "TINA4_QUEUE_BACKEND": "kafka",
+        "TINA4_QUEUE_URL": url,
+        "TINA4_QUEUE_PREFIX": namespace,
+    }
+    for prefix in (namespace, f"{namespace}-alpha", f"{namespace}-beta"):
+        KafkaBackend(url, prefix=prefix).delete_topics()
+
+
+@contextlib.contextmanager
+def mongodb_store(tmp_path: Path, namespace: str) -> Iterator[dict[str, str]]:
+    # Each test gets its own database, named after the namespace, and drops
+    # it after. The test server scans whole collections, so small
+    # collections keep the suite fast.
+    url = server_url("mongodb")
+    from queue_core.backends.mongodb import MongoDBBackend, with_database
+
+    database_url = with_database(url, namespace)
+    yield {
+        "TINA4_QUEUE_BACKEND": "mongodb",
+        "TINA4_QUEUE_URL": database_url,
+        "TINA4_QUEUE_PREFIX": namespace,
+    }
+    backend = MongoDBBackend(database_url)
+    try:
+        backend.drop_database()
+    finally:
+        backend.close()
+
+
 STORES: dict[str, Store] = {
     "file": file_store,
     "rabbitmq": rabbitmq_store,
+    "mongodb": mongodb_store,
+    "kafka": kafka_store,
 }
 
 

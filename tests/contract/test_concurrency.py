@@ -14,14 +14,22 @@ from .conftest import QueueFactory
 from .support import drain_in_process
 
 JOB_COUNT = 1000
+# The MongoDB tests run on SecantusDB, which sorts every pending job in Python
+# on each claim (about 4 claims a second from 4 processes at 1,000 jobs), so
+# they share out fewer jobs.
+JOB_COUNTS = {"mongodb": 200}
+
+
+def job_count(queue_factory: QueueFactory) -> int:
+    return JOB_COUNTS.get(queue_factory.backend, JOB_COUNT)
 
 
 def assert_each_job_once(queue: Queue, pushed: set[str], processed: list[str]) -> None:
-    assert len(processed) == JOB_COUNT
-    assert len(set(processed)) == JOB_COUNT
+    assert len(processed) == len(pushed)
+    assert len(set(processed)) == len(pushed)
     assert set(processed) == pushed
     counts = queue.counts()
-    assert counts["completed"] == JOB_COUNT
+    assert counts["completed"] == len(pushed)
     assert counts["pending"] == 0
     assert counts["reserved"] == 0
 
@@ -29,7 +37,7 @@ def assert_each_job_once(queue: Queue, pushed: set[str], processed: list[str]) -
 @pytest.mark.timeout(120)
 def test_threads_share_one_queue(queue_factory: QueueFactory) -> None:
     queue = queue_factory("bulk")
-    pushed = {queue.push({"n": n}) for n in range(JOB_COUNT)}
+    pushed = {queue.push({"n": n}) for n in range(job_count(queue_factory))}
     thread_count = 8
     barrier = threading.Barrier(thread_count)
     results: list[list[str]] = [[] for _ in range(thread_count)]
@@ -62,7 +70,7 @@ def test_threads_share_one_queue(queue_factory: QueueFactory) -> None:
 @pytest.mark.timeout(120)
 def test_processes_share_one_store(queue_factory: QueueFactory, tmp_path: Path) -> None:
     queue = queue_factory("bulk")
-    pushed = {queue.push({"n": n}) for n in range(JOB_COUNT)}
+    pushed = {queue.push({"n": n}) for n in range(job_count(queue_factory))}
     process_count = 4
     # spawn starts each process from scratch, so nothing of this process's
     # queue or connections leaks into the workers.

@@ -6,7 +6,6 @@ sets it). Without it the tests skip, except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -16,22 +15,14 @@ import pytest
 
 from queue_core import Queue, Settings
 from queue_core.backends.rabbitmq import RabbitMQBackend
+from tests.servers import server_url
 
 SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services"
 
 
 @pytest.fixture
 def rabbitmq_url() -> str:
-    url = os.environ.get("QUEUEDECK_TEST_RABBITMQ_URL")
-    if not url:
-        message = (
-            "QUEUEDECK_TEST_RABBITMQ_URL is not set; run: scripts/services start "
-            "rabbitmq, then export the output of scripts/services env"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+    return server_url("rabbitmq")
 
 
 @pytest.fixture
