@@ -278,3 +278,44 @@ def merge_counts(
 def as_plain_counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:
     """Return *counts* keyed by status name."""
     return {status.value: counts.get(status, 0) for status in JobStatus}
+
+
+# Helpers for backends that search, group and page jobs in memory --------------
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_ascii(text: str) -> str:
+    """Return *text* with ASCII letters lower-cased, as SQLite's LIKE compares."""
+    return text.translate(_ASCII_LOWER)
+
+
+def record_contains(record: JobRecord, needle: str) -> bool:
+    """Return whether *record*'s payload or error contains *needle*.
+
+    *needle* is folded by :func:`fold_ascii` already.
+    """
+    if needle in fold_ascii(record.payload):
+        return True
+    return record.error is not None and needle in fold_ascii(record.error)
+
+
+def group_errors(records: Iterable[JobRecord]) -> list[ErrorGroup]:
+    """Return *records* grouped by error signature, largest group first."""
+    groups: dict[str, list[float]] = {}
+    for record in records:
+        if record.signature is not None:
+            groups.setdefault(record.signature, []).append(record.updated_at)
+    result = [
+        ErrorGroup(signature, len(times), min(times), max(times))
+        for signature, times in groups.items()
+    ]
+    result.sort(key=lambda group: (-group.count, group.signature))
+    return result
+
+
+def invalid_cursor(cursor: str) -> ValueError:
+    """Return the error for a page cursor that no page returned."""
+    return ValueError(
+        f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
+    )

@@ -35,6 +35,7 @@ from ..base import (
     Outcome,
     RecordPage,
     WorkerRecord,
+    invalid_cursor,
     merge_counts,
     zero_counts,
 )
@@ -495,9 +496,7 @@ def _parse_cursor(cursor: str) -> int:
     try:
         return int(cursor)
     except ValueError:
-        raise ValueError(
-            f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
-        ) from None
+        raise invalid_cursor(cursor) from None
 
 
 def _escape_like(text: str) -> str:

@@ -45,6 +45,9 @@ from ..base import (
     Outcome,
     RecordPage,
     WorkerRecord,
+    fold_ascii,
+    invalid_cursor,
+    record_contains,
 )
 from .connection import (
     KafkaAddress,
@@ -73,8 +76,6 @@ CLAIM_SPREAD = 8
 # A writer whose message lost a race rewrites the job's state, so the newest
 # message of the key is a valid one. It tries at most this many times.
 RESTATE_ATTEMPTS = 5
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(slots=True)
@@ -530,14 +531,14 @@ class KafkaBackend(Backend):
         signature: str | None = None,
     ) -> RecordPage:
         before = None if cursor is None else _parse_cursor(cursor)
-        needle = None if not text else text.translate(_ASCII_LOWER)
+        needle = None if not text else fold_ascii(text)
         rows = self._sync().select(topic, statuses, signature=signature)
         matched: list[JobRecord] = []
         for snapshot in reversed(rows):
             record = snapshot.record
             if before is not None and (record.created_at, record.id) >= before:
                 continue
-            if needle is not None and not _contains(record, needle):
+            if needle is not None and not record_contains(record, needle):
                 continue
             matched.append(record)
             if len(matched) > limit:
@@ -630,12 +631,6 @@ def _claimable(record: JobRecord, topic: str, now: float) -> bool:
     )
 
 
-def _contains(record: JobRecord, needle: str) -> bool:
-    if needle in record.payload.translate(_ASCII_LOWER):
-        return True
-    return record.error is not None and needle in record.error.translate(_ASCII_LOWER)
-
-
 def _worker_json(worker: WorkerRecord) -> dict[str, Any]:
     return {
         "id": worker.id,
@@ -655,6 +650,4 @@ def _parse_cursor(cursor: str) -> tuple[float, str]:
     try:
         return float(created_at), job_id
     except ValueError:
-        raise ValueError(
-            f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
-        ) from None
+        raise invalid_cursor(cursor) from None

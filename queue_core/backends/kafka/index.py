@@ -19,7 +19,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ...status import JobStatus
-from ..base import ErrorGroup, JobRecord, WorkerRecord, zero_counts
+from ..base import (
+    ErrorGroup,
+    JobRecord,
+    WorkerRecord,
+    group_errors,
+    zero_counts,
+)
 
 RECORD_FIELDS = tuple(field.name for field in fields(JobRecord))
 WORKER_KEY_PREFIX = "worker:"
@@ -252,17 +258,7 @@ class JobIndex:
     def error_groups(
         self, topic: str, statuses: Iterable[JobStatus]
     ) -> list[ErrorGroup]:
-        groups: dict[str, list[float]] = {}
-        for snapshot in self.select(topic, statuses):
-            record = snapshot.record
-            if record.signature is not None:
-                groups.setdefault(record.signature, []).append(record.updated_at)
-        result = [
-            ErrorGroup(signature, len(times), min(times), max(times))
-            for signature, times in groups.items()
-        ]
-        result.sort(key=lambda group: (-group.count, group.signature))
-        return result
+        return group_errors(row.record for row in self.select(topic, statuses))
 
     def live_workers(self, seen_after: float) -> list[WorkerRecord]:
         with self.lock:

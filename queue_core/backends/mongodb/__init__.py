@@ -38,6 +38,7 @@ from ..base import (
     Outcome,
     RecordPage,
     WorkerRecord,
+    invalid_cursor,
     merge_counts,
     zero_counts,
 )
@@ -534,9 +535,7 @@ def _to_pending(now: float) -> Document:
 
 def _parse_cursor(cursor: str) -> str:
     if len(cursor) != ID_LENGTH or not all(c in "0123456789abcdef" for c in cursor):
-        raise ValueError(
-            f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
-        )
+        raise invalid_cursor(cursor)
     return cursor
 
 

@@ -21,7 +21,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ...status import JobStatus
-from ..base import ErrorGroup, JobRecord, WorkerRecord, zero_counts
+from ..base import (
+    ErrorGroup,
+    JobRecord,
+    WorkerRecord,
+    group_errors,
+    zero_counts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -311,16 +317,7 @@ class JobIndex:
     def error_groups(
         self, topic: str, statuses: Iterable[JobStatus]
     ) -> list[ErrorGroup]:
-        groups: dict[str, list[float]] = {}
-        for _, record in self.select(topic, statuses):
-            if record.signature is not None:
-                groups.setdefault(record.signature, []).append(record.updated_at)
-        result = [
-            ErrorGroup(signature, len(times), min(times), max(times))
-            for signature, times in groups.items()
-        ]
-        result.sort(key=lambda group: (-group.count, group.signature))
-        return result
+        return group_errors(record for _, record in self.select(topic, statuses))
 
     def live_workers(self, seen_after: float) -> list[WorkerRecord]:
         with self.lock:

@@ -9,12 +9,18 @@ from typing import Any
 
 from ...errors import JobNotFoundError
 from ...status import JobStatus
-from ..base import ErrorGroup, JobRecord, RecordPage, WorkerRecord
+from ..base import (
+    ErrorGroup,
+    JobRecord,
+    RecordPage,
+    WorkerRecord,
+    fold_ascii,
+    invalid_cursor,
+    record_contains,
+)
 from .connection import dead_queue, failed_queue, pending_queue
 from .core import BackendCore, json_bytes, persistent_properties
 from .index import record_to_json, worker_to_json
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 class Operations(BackendCore):
@@ -170,13 +176,13 @@ class Operations(BackendCore):
         signature: str | None = None,
     ) -> RecordPage:
         before = None if cursor is None else _parse_cursor(cursor)
-        needle = None if not text else text.translate(_ASCII_LOWER)
+        needle = None if not text else fold_ascii(text)
         rows = self._sync().select(topic, statuses, signature=signature)
         matched: list[tuple[int, JobRecord]] = []
         for seq, record in reversed(rows):
             if before is not None and seq >= before:
                 continue
-            if needle is not None and not _contains(record, needle):
+            if needle is not None and not record_contains(record, needle):
                 continue
             matched.append((seq, record))
             if len(matched) > limit:
@@ -236,16 +242,8 @@ class Operations(BackendCore):
         return len(topics)
 
 
-def _contains(record: JobRecord, needle: str) -> bool:
-    if needle in record.payload.translate(_ASCII_LOWER):
-        return True
-    return record.error is not None and needle in record.error.translate(_ASCII_LOWER)
-
-
 def _parse_cursor(cursor: str) -> int:
     try:
         return int(cursor)
     except ValueError:
-        raise ValueError(
-            f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"
-        ) from None
+        raise invalid_cursor(cursor) from None
