@@ -72,6 +72,9 @@ WORKER_INDEXES = [
 
 FAILED_OR_DEAD = (JobStatus.FAILED, JobStatus.DEAD)
 
+# A job id is 32 hex digits; see MongoDBBackend.new_job_id.
+ID_LENGTH = 32
+
 
 def job_document(record: JobRecord) -> Document:
     """Return the document stored for *record*."""
