@@ -72,6 +72,28 @@ def test_url_without_database_rejected() -> None:
     assert "hunter2secret" not in message
 
 
+def test_unescaped_slash_password_hidden() -> None:
+    url = "mongodb://user:pa/hunter2secret@127.0.0.1:27027/db1"
+
+    backend = MongoDBBackend(url, reconnect_timeout=1.0)
+
+    assert redact(url) == "mongodb://user:***@127.0.0.1:27027/db1"
+    assert database_name(url) == "db1"
+    assert "hunter2secret" not in repr(backend)
+
+
+def test_query_secrets_hidden() -> None:
+    url = (
+        "mongodb://127.0.0.1:27027/db1?tlsCertificateKeyFilePassword=hunter2secret"
+        "&authMechanismProperties=AWS_SESSION_TOKEN:hunter3token"
+    )
+
+    assert redact(url) == (
+        "mongodb://127.0.0.1:27027/db1?tlsCertificateKeyFilePassword=***"
+        "&authMechanismProperties=***"
+    )
+
+
 def test_password_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     # Port 1 refuses connections, so every try fails fast.

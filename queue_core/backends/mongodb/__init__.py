@@ -23,6 +23,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,9 @@ logger = logging.getLogger(__name__)
 # millisecond.
 ID_RANDOM_BITS = 80
 MAX_ID_ATTEMPTS = 5
+# The field that stamps jobs with the token of the bulk write that changed
+# them last.
+OPERATION = "operation"
 CLAIM_SORT = [("priority", DESCENDING), ("available_at", ASCENDING), ("_id", ASCENDING)]
 
 
@@ -200,18 +204,9 @@ class MongoDBBackend(Reads):
             )
             if result.matched_count == 1:
                 return True
-            if not retried:
-                return False
             # The lost try may have been applied: the job then shows this
             # outcome stamped with this call's time.
-            stored = found.jobs.find_one(
-                {"_id": job_id}, {"status": 1, "updated_at": 1}
-            )
-            return (
-                stored is not None
-                and stored["status"] == outcome.status.value
-                and stored["updated_at"] == now
-            )
+            return retried and _stamped(found, job_id, outcome.status, now)
 
         return self.connection.run(settle_one)
 
@@ -233,37 +228,29 @@ class MongoDBBackend(Reads):
         next_attempts = {"$add": ["$attempts", 1]}
         # One update pipeline moves every expired job in one pass; each job's
         # new status depends on its own attempts and max_retries.
-        pipeline: list[Document] = [
-            {
-                "$set": {
-                    "status": {
-                        "$cond": [
-                            {"$gte": [next_attempts, "$max_retries"]},
-                            JobStatus.DEAD.value,
-                            JobStatus.PENDING.value,
-                        ]
-                    },
-                    "attempts": next_attempts,
-                    # $literal keeps a "$" at the start of the text from
-                    # being read as a field path.
-                    "error": {"$literal": error},
-                    "signature": {"$literal": signature},
-                    "updated_at": now,
-                    "available_at": now,
-                    "lease_token": None,
-                    "lease_expires_at": None,
-                }
-            }
-        ]
+        fields: Document = {
+            "status": {
+                "$cond": [
+                    {"$gte": [next_attempts, "$max_retries"]},
+                    JobStatus.DEAD.value,
+                    JobStatus.PENDING.value,
+                ]
+            },
+            "attempts": next_attempts,
+            # $literal keeps a "$" at the start of the text from
+            # being read as a field path.
+            "error": {"$literal": error},
+            "signature": {"$literal": signature},
+            "updated_at": now,
+            "available_at": now,
+            "lease_token": None,
+            "lease_expires_at": None,
+        }
         query = {
             "status": JobStatus.RESERVED.value,
             "lease_expires_at": {"$lt": now},
         }
-        return self.connection.run(
-            lambda found, retried: (
-                found.jobs.update_many(query, pipeline).modified_count
-            )
-        )
+        return self._update_all(query, fields)
 
     def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
         def requeue_one(found: Collections, retried: bool) -> bool:
@@ -273,9 +260,13 @@ class MongoDBBackend(Reads):
                     "topic": topic,
                     "status": {"$in": [status.value for status in FAILED_OR_DEAD]},
                 },
-                _to_pending(now),
+                {"$set": _pending_fields(now)},
             )
-            return result.matched_count == 1
+            if result.matched_count == 1:
+                return True
+            # The lost try may have been applied: the job is then pending,
+            # stamped with this call's time.
+            return retried and _stamped(found, job_id, JobStatus.PENDING, now)
 
         if self.connection.run(requeue_one):
             return True
@@ -289,11 +280,7 @@ class MongoDBBackend(Reads):
             "status": JobStatus.FAILED.value,
             "$expr": {"$lt": ["$attempts", "$max_retries"]},
         }
-        return self.connection.run(
-            lambda found, retried: (
-                found.jobs.update_many(query, _to_pending(now)).modified_count
-            )
-        )
+        return self._update_all(query, _pending_fields(now))
 
     def requeue_all(
         self,
@@ -307,19 +294,45 @@ class MongoDBBackend(Reads):
         if not movable:
             return 0
         query = status_filter(topic, movable, signature)
-        return self.connection.run(
-            lambda found, retried: (
-                found.jobs.update_many(query, _to_pending(now)).modified_count
-            )
-        )
+        return self._update_all(query, _pending_fields(now))
 
     def purge(
         self, topic: str, statuses: Iterable[JobStatus], *, signature: str | None = None
     ) -> int:
         query = status_filter(topic, statuses, signature)
-        return self.connection.run(
-            lambda found, retried: found.jobs.delete_many(query).deleted_count
-        )
+        # Marking the jobs first lets the count survive a lost reply: the
+        # purged jobs are the marked ones that are gone. A marked job that a
+        # worker claims in between no longer matches and stays.
+        token = uuid.uuid4().hex
+        marked: list[int] = []
+
+        def purge_marked(found: Collections, retried: bool) -> int:
+            if not marked:
+                found.jobs.update_many(query, {"$set": {OPERATION: token}})
+                marked.append(found.jobs.count_documents({OPERATION: token}))
+            found.jobs.delete_many({**query, OPERATION: token})
+            return marked[0] - found.jobs.count_documents({OPERATION: token})
+
+        return self.connection.run(purge_marked)
+
+    def _update_all(self, query: Document, fields: Document) -> int:
+        """Set *fields* on every job matching *query*; return how many changed.
+
+        Each call stamps the jobs it changes with its own token, so a retry
+        after a lost reply still counts the jobs the lost try changed.
+        """
+        token = uuid.uuid4().hex
+        pipeline = [{"$set": {**fields, OPERATION: token}}]
+
+        def update(found: Collections, retried: bool) -> int:
+            result = found.jobs.update_many(query, pipeline)
+            if not retried:
+                return result.modified_count
+            # NOTE: no index covers the token; this scan runs only after a
+            # lost reply.
+            return found.jobs.count_documents({OPERATION: token})
+
+        return self.connection.run(update)
 
     def delete(self, topic: str, job_id: str) -> bool:
         query = {
@@ -327,9 +340,15 @@ class MongoDBBackend(Reads):
             "topic": topic,
             "status": {"$ne": JobStatus.RESERVED.value},
         }
-        return self.connection.run(
-            lambda found, retried: found.jobs.delete_one(query).deleted_count == 1
-        )
+
+        def delete_one(found: Collections, retried: bool) -> bool:
+            if found.jobs.delete_one(query).deleted_count == 1:
+                return True
+            # The lost try may have deleted the job. A job that is gone is
+            # reported deleted, even if another process deleted it first.
+            return retried and found.jobs.count_documents({"_id": job_id}) == 0
+
+        return self.connection.run(delete_one)
 
 
 def _create_indexes(found: Collections) -> None:
@@ -357,14 +376,22 @@ def _same_job(found: Collections, document: Document) -> bool:
     )
 
 
-def _to_pending(now: float) -> Document:
+def _pending_fields(now: float) -> Document:
     return {
-        "$set": {
-            "status": JobStatus.PENDING.value,
-            "available_at": now,
-            "updated_at": now,
-        }
+        "status": JobStatus.PENDING.value,
+        "available_at": now,
+        "updated_at": now,
     }
+
+
+def _stamped(found: Collections, job_id: str, status: JobStatus, now: float) -> bool:
+    """Return whether job *job_id* has *status*, set by a write at *now*."""
+    stored = found.jobs.find_one({"_id": job_id}, {"status": 1, "updated_at": 1})
+    return (
+        stored is not None
+        and stored["status"] == status.value
+        and stored["updated_at"] == now
+    )
 
 
 __all__ = ["MongoDBBackend", "redact", "with_database"]

@@ -48,25 +48,41 @@ INDEX_CONFLICT_CODES = {85, 86}
 AUTHENTICATION_FAILED = 18
 UNAUTHORIZED = 13
 
+# Connection-string options whose values are secrets: key file passwords
+# and authMechanismProperties, which can carry an AWS session token.
+SECRET_OPTION_WORDS = ("password", "secret", "token", "authmechanismproperties")
+
 R = TypeVar("R")
 Document = dict[str, Any]
 
 
 def redact(url: str) -> str:
-    """Return *url* with its password replaced by ``***``.
+    """Return *url* with its password and secret options replaced by ``***``.
 
     Works on seed lists such as ``mongodb://u:p@h1:27017,h2:27017/db``, which
-    ``urllib.parse`` cannot split into host and port.
+    ``urllib.parse`` cannot split into host and port, and on passwords with an
+    unescaped ``/``, which pymongo rejects but a log line must still hide.
     """
     scheme, separator, rest = url.partition("://")
     if not separator:
         return url
-    authority, slash, tail = rest.partition("/")
-    userinfo, at, hosts = authority.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
+    address, question, query = rest.partition("?")
+    userinfo, at, hosts = address.rpartition("@")
+    if at and ":" in userinfo:
+        address = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
+    if query:
+        query = "&".join(_redact_option(option) for option in query.split("&"))
+    return f"{scheme}://{address}{question}{query}"
+
+
+def _redact_option(option: str) -> str:
+    name, equals, value = option.partition("=")
+    return f"{name}=***" if equals and value and _is_secret(name) else option
+
+
+def _is_secret(option_name: str) -> bool:
+    lowered = option_name.lower()
+    return any(word in lowered for word in SECRET_OPTION_WORDS)
 
 
 def database_name(url: str) -> str:
@@ -80,8 +96,10 @@ def database_name(url: str) -> str:
             f"invalid TINA4_QUEUE_URL {redact(url)!r} for the mongodb backend; "
             "use mongodb://user:password@host:27017/database"
         )
-    path = rest.partition("/")[2].partition("?")[0]
-    name = urllib.parse.unquote(path)
+    # The path starts after the hosts, and the userinfo before them may contain a
+    # "/" that was not escaped.
+    hosts_and_path = rest.partition("?")[0].rpartition("@")[2]
+    name = urllib.parse.unquote(hosts_and_path.partition("/")[2])
     if not name:
         raise ConfigurationError(
             f"TINA4_QUEUE_URL {redact(url)!r} names no database; add one to the "
@@ -258,17 +276,22 @@ class Connection:
         )
 
     def hide_password(self, text: str) -> str:
-        """Return *text* with the URL's password, if any, replaced by ``***``."""
-        password = _password(self.url)
-        if password:
-            text = text.replace(password, "***")
-            text = text.replace(urllib.parse.unquote(password), "***")
+        """Return *text* with the URL's secrets replaced by ``***``."""
+        for secret in _secrets(self.url):
+            text = text.replace(secret, "***")
+            text = text.replace(urllib.parse.unquote(secret), "***")
         return text.replace(self.url, self.shown_url)
 
 
-def _password(url: str) -> str | None:
-    rest = url.partition("://")[2]
-    userinfo, at, _ = rest.partition("/")[0].rpartition("@")
-    if not at or ":" not in userinfo:
-        return None
-    return userinfo.split(":", 1)[1] or None
+def _secrets(url: str) -> list[str]:
+    """Return the password and secret option values written in *url*."""
+    address, _, query = url.partition("://")[2].partition("?")
+    userinfo, at, _ = address.rpartition("@")
+    secrets = []
+    if at and ":" in userinfo:
+        secrets.append(userinfo.split(":", 1)[1])
+    for option in query.split("&"):
+        name, _, value = option.partition("=")
+        if value and _is_secret(name):
+            secrets.append(value)
+    return [secret for secret in secrets if secret]
