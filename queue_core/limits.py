@@ -15,3 +15,6 @@ MAX_LEASE_SECONDS = 7 * 86400
 
 #: Largest ``max_retries``.
 MAX_RETRIES_LIMIT = 1000
+
+#: Longest error text stored by ``fail()``; longer reasons are cut.
+MAX_ERROR_CHARACTERS = 65536

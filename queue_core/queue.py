@@ -18,10 +18,15 @@ from .backends import (
     check_backend_name,
     open_backend,
 )
-from .backends.base import ErrorGroup, as_plain_counts
+from .backends.base import ErrorGroup, as_plain_counts, invalid_cursor
 from .errors import JobNotFoundError
 from .job import Job, JobPage, utc_datetime
-from .limits import MAX_DELAY_SECONDS, MAX_LEASE_SECONDS, MAX_RETRIES_LIMIT
+from .limits import (
+    MAX_DELAY_SECONDS,
+    MAX_ERROR_CHARACTERS,
+    MAX_LEASE_SECONDS,
+    MAX_RETRIES_LIMIT,
+)
 from .payload import encode_payload
 from .retry import Backoff
 from .settings import Settings
@@ -33,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 MIN_PRIORITY = 0
 MAX_PRIORITY = 9
-MAX_ERROR_CHARACTERS = 65536
 MAX_PAGE_SIZE = 1000
 # Expired leases are looked for at most this often by each queue instance.
 RECOVERY_INTERVAL_SECONDS = 1.0
@@ -201,6 +205,8 @@ class Queue:
                 f"poll_interval must be a number of seconds >= 0, not {poll_interval!r}"
             )
         name = self.topic if topic is None else validate_topic(topic)
+        if id is not None:
+            _check_job_id(id)
 
         while True:
             job = self._claim(name, id)
@@ -342,6 +348,7 @@ class Queue:
 
         :raises JobNotFoundError: if this topic has no job *job_id*.
         """
+        _check_job_id(job_id)
         return self.backend.requeue(self.full_topic(None), job_id, now=time.time())
 
     def retry_failed(self) -> int:
@@ -399,6 +406,7 @@ class Queue:
 
         Returns whether a job was deleted.
         """
+        _check_job_id(job_id)
         return self.backend.delete(self.full_topic(None), job_id)
 
     # Inspecting ------------------------------------------------------------------
@@ -478,6 +486,8 @@ class Queue:
         error group. Results are newest first.
         """
         _check_limit(limit)
+        if cursor is not None and not isinstance(cursor, str):
+            raise invalid_cursor(cursor)
         statuses = list(JobStatus) if status is None else [parse_status(status)]
         name = self.topic if topic is None else validate_topic(topic)
         page = self.backend.page(
@@ -493,6 +503,7 @@ class Queue:
     def get(self, job_id: str, *, topic: str | None = None) -> Job | None:
         """Return the job *job_id* of this topic (or *topic*), or ``None``."""
         name = self.topic if topic is None else validate_topic(topic)
+        _check_job_id(job_id)
         record = self.backend.get(self.full_topic(name), job_id)
         return None if record is None else Job(record, name)
 
@@ -551,6 +562,16 @@ def _check_priority(priority: int) -> None:
         raise ValueError(
             f"priority must be an integer from {MIN_PRIORITY} to {MAX_PRIORITY} "
             f"(higher runs first), not {priority!r}"
+        )
+
+
+def _check_job_id(job_id: str) -> None:
+    # A backend may put the id into a query, where a dict would be read as
+    # an operator that matches other jobs.
+    if not isinstance(job_id, str):
+        raise TypeError(
+            f"job id must be a string, not {type(job_id).__name__} {job_id!r}; "
+            "pass the id that push() returned"
         )
 
 

@@ -314,7 +314,7 @@ def group_errors(records: Iterable[JobRecord]) -> list[ErrorGroup]:
     return result
 
 
-def invalid_cursor(cursor: str) -> ValueError:
+def invalid_cursor(cursor: object) -> ValueError:
     """Return the error for a page cursor that no page returned."""
     return ValueError(
         f"invalid page cursor {cursor!r}; pass the next_cursor of a previous page"

@@ -186,3 +186,38 @@ def test_bad_max_retries_rejected(
 ) -> None:
     with pytest.raises(ValueError, match="max_retries"):
         queue_factory(max_retries=max_retries)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "job_id", [{"$ne": None}, 7, ["a"]], ids=["operator", "int", "list"]
+)
+def test_non_string_job_id_rejected(queue_factory: QueueFactory, job_id: Any) -> None:
+    # A dict id must not reach a query, where it would select other jobs.
+    queue = queue_factory(max_retries=1)
+    dead = queue.push({"n": 1})
+    job = queue.pop()
+    assert job is not None
+    assert job.fail("boom")
+    queue.push({"n": 2})
+
+    for call in (
+        lambda: queue.get(job_id),
+        lambda: queue.retry(job_id),
+        lambda: queue.delete(job_id),
+        lambda: list(queue.consume(id=job_id, poll_interval=0)),
+    ):
+        with pytest.raises(TypeError, match="job id must be a string"):
+            call()
+
+    assert queue.counts() == {**EMPTY_COUNTS, "pending": 1, "dead": 1}
+    stored = queue.get(dead)
+    assert stored is not None
+    assert stored.status == "dead"
+
+
+def test_non_string_cursor_rejected(queue_factory: QueueFactory) -> None:
+    queue = queue_factory()
+    queue.push({"n": 1})
+
+    with pytest.raises(ValueError, match="invalid page cursor 5"):
+        queue.jobs("pending", cursor=5)  # type: ignore[arg-type]
