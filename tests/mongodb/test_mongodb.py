@@ -14,8 +14,13 @@ import pytest
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
-from queue_core import ConfigurationError, Job, Queue, Settings
-from queue_core.backends.mongodb import MongoDBBackend, redact
+from queue_core import ConfigurationError, Job, PayloadTooLargeError, Queue, Settings
+from queue_core.backends.mongodb import (
+    MAX_DOCUMENT_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MongoDBBackend,
+    redact,
+)
 from queue_core.backends.mongodb.connection import JOBS, database_name
 from queue_core.errors import BackendUnavailableError
 
@@ -71,14 +76,61 @@ def test_url_without_database_rejected() -> None:
     assert "hunter2secret" not in message
 
 
-def test_unescaped_slash_password_hidden() -> None:
-    url = "mongodb://user:pa/hunter2secret@127.0.0.1:27027/db1"
-
-    backend = MongoDBBackend(url, reconnect_timeout=1.0)
+@pytest.mark.parametrize("character", ["/", "?", "@"])
+def test_unescaped_password_character_rejected(character: str) -> None:
+    url = f"mongodb://user:pa{character}hunter2secret@127.0.0.1:27027/db1"
 
     assert redact(url) == "mongodb://user:***@127.0.0.1:27027/db1"
+    if character == "@":
+        # pymongo itself rejects an "@" in the password on first use.
+        backend = MongoDBBackend(url, reconnect_timeout=0.5)
+        with pytest.raises(ConfigurationError) as error:
+            backend.counts("jobs")
+        assert "hunter2secret" not in repr(backend)
+    else:
+        with pytest.raises(ConfigurationError) as error:
+            MongoDBBackend(url, reconnect_timeout=0.5)
+        assert "percent-encode" in str(error.value)
+    assert "TINA4_QUEUE_URL" in str(error.value)
+    assert "hunter2secret" not in str(error.value)
+
+
+def test_at_sign_in_query_is_no_password() -> None:
+    url = "mongodb://127.0.0.1:27027/db1?appname=ops@example"
+
+    assert redact(url) == url
     assert database_name(url) == "db1"
-    assert "hunter2secret" not in repr(backend)
+
+
+@pytest.mark.parametrize("name", ["bad.db", "x" * 64, "a$b"])
+def test_invalid_database_name_rejected(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid database name") as error:
+        database_name(f"mongodb://127.0.0.1:27027/{name}")
+
+    assert repr(name) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # pymongo raises FileNotFoundError for a TLS key file it cannot read.
+        "mongodb://user:hunter2secret@127.0.0.1:27027/db1"
+        "?tls=true&tlsCertificateKeyFile=/nonexistent/queuedeck-key.pem",
+        # pymongo raises ValueError for a host with two ports.
+        "mongodb://user:hunter2secret@127.0.0.1:27027:99/db1",
+    ],
+    ids=["missing-key-file", "two-ports"],
+)
+def test_invalid_url_option_rejected(url: str) -> None:
+    backend = MongoDBBackend(url, reconnect_timeout=0.5)
+
+    with pytest.raises(ConfigurationError) as error:
+        backend.counts("jobs")
+    backend.close()
+
+    message = str(error.value)
+    assert "TINA4_QUEUE_URL" in message
+    assert "hunter2secret" not in message
 
 
 def test_query_secrets_hidden() -> None:
@@ -199,6 +251,48 @@ def test_search_text_is_literal(make_queue: MakeQueue) -> None:
     assert [job.id for job in queue.search("A.I")] == [dotted]
     assert len(queue.search("(")) == 0
     assert len(queue.search("$where")) == 0
+
+
+def test_long_search_text_found(make_queue: MakeQueue) -> None:
+    # Too long for one regex on SecantusDB, which compiles at most 1,000
+    # characters, or on MongoDB, when each letter takes four.
+    queue = make_queue()
+    text = "ab" * 4500
+    job_id = queue.push({"text": text})
+    queue.push({"text": "ab"})
+
+    assert [job.id for job in queue.search(text.upper())] == [job_id]
+    assert [job.id for job in queue.search(text + "c")] == []
+
+
+@pytest.mark.parametrize(
+    "size",
+    [MAX_DOCUMENT_BYTES - 100, MAX_DOCUMENT_BYTES + 200_000],
+    ids=["server-would-reject", "pymongo-would-reject"],
+)
+def test_payload_over_document_limit_rejected(make_queue: MakeQueue, size: int) -> None:
+    queue = make_queue(max_payload_bytes=20_000_000)
+
+    with pytest.raises(PayloadTooLargeError) as error:
+        queue.push({"data": "x" * size})
+
+    message = str(error.value)
+    assert str(MAX_DOCUMENT_BYTES) in message
+    assert "TINA4_QUEUE_MAX_PAYLOAD_BYTES" in message
+    assert queue.counts()["pending"] == 0
+    assert queue.topics() == []
+
+
+def test_largest_payload_fails_with_longest_error(make_queue: MakeQueue) -> None:
+    # A payload at the pushed limit still has room for the longest error.
+    queue = make_queue(max_payload_bytes=20_000_000, max_retries=1)
+    queue.push({"data": "x" * (MAX_PAYLOAD_BYTES - 100)})
+    job = queue.pop()
+    assert job is not None
+
+    assert job.fail("\u00e9" * 200_000)
+
+    assert queue.counts()["dead"] == 1
 
 
 def test_invalid_cursor_rejected(make_queue: MakeQueue) -> None:

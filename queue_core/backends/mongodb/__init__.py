@@ -27,10 +27,12 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import bson
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from ...errors import BackendError, JobNotFoundError
+from ...errors import BackendError, JobNotFoundError, PayloadTooLargeError
+from ...limits import MAX_ERROR_CHARACTERS
 from ...status import JobStatus
 from ..base import (
     JobRecord,
@@ -60,9 +62,18 @@ logger = logging.getLogger(__name__)
 # millisecond.
 ID_RANDOM_BITS = 80
 MAX_ID_ATTEMPTS = 5
-# The field that stamps jobs with the token of the bulk write that changed
-# them last.
+# The fields that stamp jobs with the token of the bulk update that changed
+# them last, and of the purge that is about to delete them.
 OPERATION = "operation"
+PURGE = "purge"
+# MongoDB stores documents of at most 16 MiB. A pushed job leaves room for
+# the longest error text that fail() stores (MAX_ERROR_CHARACTERS characters
+# of up to 4 bytes each) and its signature.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+ERROR_ROOM_BYTES = 2 * 4 * MAX_ERROR_CHARACTERS + 4096
+MAX_PUSHED_DOCUMENT_BYTES = MAX_DOCUMENT_BYTES - ERROR_ROOM_BYTES
+# A round figure for TINA4_QUEUE_MAX_PAYLOAD_BYTES that always fits.
+MAX_PAYLOAD_BYTES = 15 * 1024 * 1024
 CLAIM_SORT = [("priority", DESCENDING), ("available_at", ASCENDING), ("_id", ASCENDING)]
 
 
@@ -101,6 +112,7 @@ class MongoDBBackend(Reads):
         return f"{seq:0{ID_LENGTH}x}"
 
     def enqueue(self, record: JobRecord) -> None:
+        _check_document_size(job_document(record))
         self._register_topic(record.topic, record.created_at)
         for attempt in range(1, MAX_ID_ATTEMPTS + 1):
             document = job_document(record)
@@ -300,18 +312,26 @@ class MongoDBBackend(Reads):
         self, topic: str, statuses: Iterable[JobStatus], *, signature: str | None = None
     ) -> int:
         query = status_filter(topic, statuses, signature)
-        # Marking the jobs first lets the count survive a lost reply: the
-        # purged jobs are the marked ones that are gone. A marked job that a
-        # worker claims in between no longer matches and stays.
+        # The purge marks its jobs first, so that after a lost delete reply
+        # it can count the marked jobs that are gone. A marked job that a
+        # worker claims or an operator retries in between no longer matches
+        # and stays.
         token = uuid.uuid4().hex
         marked: list[int] = []
+        delete_sent: list[bool] = []
 
         def purge_marked(found: Collections, retried: bool) -> int:
             if not marked:
-                found.jobs.update_many(query, {"$set": {OPERATION: token}})
-                marked.append(found.jobs.count_documents({OPERATION: token}))
-            found.jobs.delete_many({**query, OPERATION: token})
-            return marked[0] - found.jobs.count_documents({OPERATION: token})
+                found.jobs.update_many(query, {"$set": {PURGE: token}})
+                marked.append(found.jobs.count_documents({PURGE: token}))
+            lost_delete = bool(delete_sent)
+            delete_sent.append(True)
+            deleted = found.jobs.delete_many({**query, PURGE: token}).deleted_count
+            if not lost_delete:
+                return deleted
+            # NOTE: a second purge that marks the same jobs before this one
+            # deletes them makes this count too low.
+            return marked[0] - found.jobs.count_documents({PURGE: token})
 
         return self.connection.run(purge_marked)
 
@@ -349,6 +369,17 @@ class MongoDBBackend(Reads):
             return retried and found.jobs.count_documents({"_id": job_id}) == 0
 
         return self.connection.run(delete_one)
+
+
+def _check_document_size(document: Document) -> None:
+    size = len(bson.encode(document))
+    if size > MAX_PUSHED_DOCUMENT_BYTES:
+        raise PayloadTooLargeError(
+            f"job document is {size} bytes, over the {MAX_PUSHED_DOCUMENT_BYTES} "
+            f"bytes that MongoDB's {MAX_DOCUMENT_BYTES}-byte document limit leaves "
+            "after room for a failure's error text; push a smaller payload and "
+            f"set TINA4_QUEUE_MAX_PAYLOAD_BYTES to at most {MAX_PAYLOAD_BYTES}"
+        )
 
 
 def _create_indexes(found: Collections) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -52,6 +53,10 @@ UNAUTHORIZED = 13
 # and authMechanismProperties, which can carry an AWS session token.
 SECRET_OPTION_WORDS = ("password", "secret", "token", "authmechanismproperties")
 
+# MongoDB's rules for database names: fewer than 64 bytes, none of these.
+MAX_DATABASE_NAME_BYTES = 64
+DATABASE_NAME_FORBIDDEN = '/\\. "$*<>:|?\x00'
+
 R = TypeVar("R")
 Document = dict[str, Any]
 
@@ -61,18 +66,36 @@ def redact(url: str) -> str:
 
     Works on seed lists such as ``mongodb://u:p@h1:27017,h2:27017/db``, which
     ``urllib.parse`` cannot split into host and port, and on passwords with an
-    unescaped ``/``, which pymongo rejects but a log line must still hide.
+    unescaped ``/``, ``?`` or ``@``, which pymongo rejects but a log line must
+    still hide.
     """
     scheme, separator, rest = url.partition("://")
     if not separator:
         return url
+    userinfo, after = split_userinfo(rest)
+    if userinfo is not None and ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:***@{after}"
     address, question, query = rest.partition("?")
-    userinfo, at, hosts = address.rpartition("@")
-    if at and ":" in userinfo:
-        address = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
     if query:
         query = "&".join(_redact_option(option) for option in query.split("&"))
     return f"{scheme}://{address}{question}{query}"
+
+
+def split_userinfo(rest: str) -> tuple[str | None, str]:
+    """Split the part of a URL after ``://`` into its userinfo and the rest.
+
+    The userinfo is ``None`` when the URL has none. A well-formed URL has it
+    before the first ``/`` or ``?``, but an unescaped ``/``, ``?`` or ``@``
+    in a password moves its end to a later ``@``. An ``@`` inside a query
+    option's value does not count.
+    """
+    authority = re.split(r"[/?]", rest, maxsplit=1)[0]
+    userinfo, at, _ = authority.rpartition("@")
+    if not at:
+        userinfo, at, _ = rest.rpartition("@")
+        if not at or "=" in userinfo.partition("?")[2]:
+            return None, rest
+    return userinfo, rest[len(userinfo) + 1 :]
 
 
 def _redact_option(option: str) -> str:
@@ -96,14 +119,25 @@ def database_name(url: str) -> str:
             f"invalid TINA4_QUEUE_URL {redact(url)!r} for the mongodb backend; "
             "use mongodb://user:password@host:27017/database"
         )
-    # The path starts after the hosts, and the userinfo before them may contain a
-    # "/" that was not escaped.
-    hosts_and_path = rest.partition("?")[0].rpartition("@")[2]
-    name = urllib.parse.unquote(hosts_and_path.partition("/")[2])
+    userinfo, hosts_and_path = split_userinfo(rest)
+    if userinfo is not None and re.search(r"[/?]", userinfo):
+        raise ConfigurationError(
+            f"invalid TINA4_QUEUE_URL {redact(url)!r}: its user name or password "
+            "contains an unescaped '/', '?' or '@'; percent-encode them as "
+            "%2F, %3F and %40"
+        )
+    name = urllib.parse.unquote(hosts_and_path.partition("?")[0].partition("/")[2])
     if not name:
         raise ConfigurationError(
             f"TINA4_QUEUE_URL {redact(url)!r} names no database; add one to the "
             "path, for example mongodb://host:27017/queuedeck"
+        )
+    bad = sorted(set(name) & set(DATABASE_NAME_FORBIDDEN))
+    if bad or len(name.encode("utf-8")) >= MAX_DATABASE_NAME_BYTES:
+        raise ConfigurationError(
+            f"invalid database name {name!r} in TINA4_QUEUE_URL {redact(url)!r}: "
+            f"MongoDB database names are under {MAX_DATABASE_NAME_BYTES} bytes "
+            f"without any of {DATABASE_NAME_FORBIDDEN!r}; pick another name"
         )
     return name
 
@@ -179,7 +213,9 @@ class Connection:
             client: pymongo.MongoClient[Document] = pymongo.MongoClient(
                 self.url, **client_options(self.url)
             )
-        except PyMongoError as exc:
+        except (PyMongoError, ValueError, TypeError, OSError) as exc:
+            # pymongo raises ValueError for some malformed hosts and OSError
+            # for a TLS file it cannot read.
             raise ConfigurationError(
                 f"invalid TINA4_QUEUE_URL {self.shown_url!r}: "
                 f"{self.hide_password(str(exc))}"
@@ -285,13 +321,12 @@ class Connection:
 
 def _secrets(url: str) -> list[str]:
     """Return the password and secret option values written in *url*."""
-    address, _, query = url.partition("://")[2].partition("?")
-    userinfo, at, _ = address.rpartition("@")
+    userinfo, after = split_userinfo(url.partition("://")[2])
     secrets = []
-    if at and ":" in userinfo:
-        secrets.append(userinfo.split(":", 1)[1])
-    for option in query.split("&"):
+    if userinfo is not None and userinfo.partition(":")[2]:
+        secrets.append(userinfo.partition(":")[2])
+    for option in after.partition("?")[2].split("&"):
         name, _, value = option.partition("=")
         if value and _is_secret(name):
             secrets.append(value)
-    return [secret for secret in secrets if secret]
+    return secrets
