@@ -3,6 +3,7 @@
 Reads are GET; actions are POST with a JSON or form body and the CSRF token
 from ``GET /api/csrf-token`` in the ``X-CSRFToken`` header, sent with the
 session cookie that request set. Errors come back as ``{"error": message}``.
+``GET /api/openapi.json`` describes every route in OpenAPI 3.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from queue_core import BackendError, JobNotFoundError, QueueError, TopicError
 from . import actions, security
 from .context import ERROR_STATUSES, overview_context, parse_limit
 from .jsonbody import read_json_object
+from .openapi import openapi
 from .state import console_state
 
 
 def make_api_blueprint() -> Blueprint:
     """Return the API blueprint, to be nested under the console blueprint."""
     api = Blueprint("api", __name__)
+    api.add_url_rule("/openapi.json", view_func=openapi)
     api.add_url_rule("/csrf-token", view_func=csrf_token)
     api.add_url_rule("/topics", view_func=topics)
     api.add_url_rule("/topics/<topic>/jobs", view_func=jobs)
