@@ -28,7 +28,7 @@ from .formatting import (
     pretty_payload,
     shorten,
 )
-from .history import HOUR, SPANS, parse_span
+from .history import HOUR, SPANS, add_up, parse_span
 from .state import ConsoleState
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,6 @@ def _add_sparklines(state: ConsoleState, overview: Overview) -> None:
     # and the chart cache serves the refreshes in between.
     try:
         by_topic = state.history.series_by_topic(HOUR, complete=True)
-        overall = state.history.series(None, HOUR, complete=True)
     except (OSError, sqlite3.Error) as exc:
         overview.history_error = _history_failed(exc)
         return
@@ -282,7 +281,7 @@ def _add_sparklines(state: ConsoleState, overview: Overview) -> None:
         if points is not None:
             summary.sparkline = sparkline(points)
     if by_topic:
-        overview.sparkline = sparkline(overall)
+        overview.sparkline = sparkline(add_up(by_topic.values()))
 
 
 def _history_failed(error: Exception) -> str:

@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,9 @@ class HistoryStore:
         self.interval = interval
         self.clock = clock
         self._lock = threading.Lock()
+        self._by_topic_cache: dict[
+            tuple[object, ...], tuple[tuple[object, ...], dict[str, list[Point]]]
+        ] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             path, timeout=30, isolation_level=None, check_same_thread=False
@@ -298,9 +301,9 @@ class HistoryStore:
         The last point covers the current bucket so far, or with *complete*
         the last whole bucket.
 
-        The overall pending count adds up the topics' counts per sample, so
-        its points are the highest total sampled in the bucket. In the day
-        span, a bucket adds up each topic's peak per minute instead.
+        The overall pending count of a bucket adds up each topic's peak
+        pending count per minute, so it can be higher than any total that
+        was present at one time.
         """
         start = self._first_bucket(span, complete)
         with self._lock:
@@ -313,15 +316,31 @@ class HistoryStore:
     def series_by_topic(
         self, span: Span, *, complete: bool = False
     ) -> dict[str, list[Point]]:
-        """Return :meth:`series` of every topic with a sample in *span*."""
+        """Return :meth:`series` of every topic with a sample in *span*.
+
+        The overview calls this on every refresh, so the result is kept
+        until a newer sample lands in the span; do not modify it.
+        """
         start = self._first_bucket(span, complete)
         with self._lock:
+            (latest,) = self._db.execute(
+                "SELECT MAX(at) FROM ticks WHERE written = 1 AND at < ?",
+                (start + span.seconds,),
+            ).fetchone()
+            key = (span.name, complete, start, latest)
+            cached = self._by_topic_cache.get(key[:2])
+            if cached is not None and cached[0] == key:
+                return cached[1]
             arguments = self._series_arguments(span, start)
             rows = self._db.execute(_BY_TOPIC, arguments).fetchall()
         grouped: dict[str, list[list[Any]]] = {}
         for topic, *values in rows:
             grouped.setdefault(topic, []).append(values)
-        return {topic: _fill(values, start, span) for topic, values in grouped.items()}
+        result = {
+            topic: _fill(values, start, span) for topic, values in grouped.items()
+        }
+        self._by_topic_cache[key[:2]] = (key, result)
+        return result
 
     def latest_sample_at(self) -> float | None:
         """Return the time of the newest written sample, or ``None``."""
@@ -332,12 +351,10 @@ class HistoryStore:
         return None if at is None else float(at)
 
     def _series_arguments(self, span: Span, start: float) -> dict[str, object]:
-        # The hour span reads samples only, since every sample of the last
-        # hour is still stored. The day span reads the minutes rolled up so
-        # far and the samples after them.
-        rolled = start
-        if span is not HOUR:
-            rolled = self._meta("rolled_up_to") or start
+        # Whole minutes come from their rollups, which are 6 times fewer rows
+        # than their samples, and only the minutes not rolled up yet from the
+        # samples.
+        rolled = self._meta("rolled_up_to") or start
         return {"start": start, "width": span.bucket_seconds, "rolled": rolled}
 
     def _first_bucket(self, span: Span, complete: bool) -> float:
@@ -400,6 +417,37 @@ SELECT topic, CAST(at / :width AS INTEGER) * :width AS bucket,
 FROM ({_ROWS})
 GROUP BY topic, bucket ORDER BY topic, bucket
 """
+
+
+def add_up(series: Iterable[Sequence[Point]]) -> list[Point]:
+    """Return the point-by-point sum of several topics' series of one span.
+
+    Rates and pending counts are added; the oldest pending age is the
+    maximum. A field stays ``None`` where every topic's point is ``None``.
+    """
+    totals: list[Point] = []
+    for points in zip(*series, strict=True):
+        totals.append(
+            Point(
+                points[0].at,
+                _sum(point.pushed for point in points),
+                _sum(point.completed for point in points),
+                _sum(point.failed for point in points),
+                _sum(point.pending for point in points),
+                _max(point.oldest_pending_age for point in points),
+            )
+        )
+    return totals
+
+
+def _sum(values: Iterable[Any]) -> Any:
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+def _max(values: Iterable[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 def _fill(rows: Sequence[Sequence[Any]], start: float, span: Span) -> list[Point]:

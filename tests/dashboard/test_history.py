@@ -244,3 +244,18 @@ def test_history_path_beside_file_queue(tmp_path):
     assert history_path(file_settings) == tmp_path / "queue-history-staging.sqlite3"
     assert history_path(broker_settings).name == "queuedeck-history-rabbitmq.sqlite3"
     assert history_path(broker_settings).parent.name == "data"
+
+
+def test_series_by_topic_sees_new_sample(store, clock):
+    record_at(store, clock, emails=snapshot(pending=1))
+    clock.now += 10
+    record_at(store, clock, emails=snapshot(pending=2))
+    first = store.series_by_topic(HOUR)["emails"][-1]
+    clock.now += 10
+    record_at(store, clock, emails=snapshot(pending=5))
+
+    second = store.series_by_topic(HOUR)["emails"][-1]
+
+    assert first.pushed == 1.0
+    assert second.pushed == 4.0
+    assert second.pending == 5
