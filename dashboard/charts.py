@@ -91,6 +91,12 @@ def _sparkline_title(points: Sequence[Point]) -> str:
     return f"Last {minutes} minutes: " + ", ".join(totals)
 
 
+def clear_cache() -> None:
+    """Forget every rendered chart, so that the next request draws it again."""
+    _line_chart.cache_clear()
+    _sparkline.cache_clear()
+
+
 def format_value(value: float | None) -> str:
     """Return *value* as chart text: whole numbers plain, others to 0.1."""
     if value is None:
