@@ -135,7 +135,7 @@ def _sample_seconds(text: str | None) -> float:
     if 0 < value < MIN_SAMPLE_SECONDS:
         raise ValueError(
             f"invalid {ENV_PREFIX}SAMPLE_SECONDS {text!r}; set it to 0 (off) or "
-            f"to at least {MIN_SAMPLE_SECONDS:g} seconds"
+            f"to at least {MIN_SAMPLE_SECONDS:g} s"
         )
     return value
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard import ConsoleSettings, console_state, create_app
 from dashboard.history import DAY, HOUR, HistoryStore, history_path, parse_span
 from dashboard.sampler import Sampler
 from queue_core import Settings
@@ -259,3 +260,42 @@ def test_series_by_topic_sees_new_sample(store, clock):
     assert first.pushed == 1.0
     assert second.pushed == 4.0
     assert second.pending == 5
+
+
+def test_first_request_starts_sampler(queue_settings, backend, tmp_path):
+    settings = ConsoleSettings(
+        secret_key="k", sample_seconds=1, history_path=tmp_path / "h.sqlite3"
+    )
+    app = create_app(settings, queue_settings, backend)
+    sampler = console_state(app).sampler
+    before = sampler.running
+
+    app.test_client().get("/")
+    started = sampler.running
+    sampler.stop()
+
+    assert before is False
+    assert started is True
+    assert sampler.running is False
+
+
+def test_testing_app_starts_no_sampler(app, client):
+    client.get("/")
+
+    assert console_state(app).sampler.running is False
+
+
+def test_sample_seconds_setting():
+    assert ConsoleSettings.from_env({}).sample_seconds == 10.0
+    assert (
+        ConsoleSettings.from_env({"QUEUEDECK_SAMPLE_SECONDS": "0"}).sample_seconds == 0
+    )
+    with pytest.raises(ValueError, match="at least 1 s"):
+        ConsoleSettings.from_env({"QUEUEDECK_SAMPLE_SECONDS": "0.5"})
+
+
+def test_history_path_setting(tmp_path):
+    environ = {"QUEUEDECK_HISTORY_PATH": str(tmp_path / "h.sqlite3")}
+
+    assert ConsoleSettings.from_env(environ).history_path == tmp_path / "h.sqlite3"
+    assert ConsoleSettings.from_env({}).history_path is None
