@@ -7,13 +7,19 @@ that htmx swaps in always show the same data.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
+
 from queue_core import Job, JobStatus, WorkerRecord
 from queue_core.status import STATUS_NAMES, parse_status
+from queue_core.topics import validate_topic
 
+from .charts import age_chart, pending_chart, rates_chart, sparkline
 from .formatting import (
     PRETTY_PAYLOAD_CHARACTERS,
     PREVIEW_CHARACTERS,
@@ -22,7 +28,10 @@ from .formatting import (
     pretty_payload,
     shorten,
 )
+from .history import HOUR, SPANS, add_up, parse_span
 from .state import ConsoleState
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -43,6 +52,8 @@ class TopicSummary:
     workers: int = 0
     dead_alert: bool = False
     idle_alert: bool = False
+    #: Jobs pushed and completed per minute in the last hour, as inline SVG.
+    sparkline: Markup | None = None
 
     @property
     def total(self) -> int:
@@ -66,6 +77,10 @@ class Overview:
     topics: list[TopicSummary]
     workers: list[WorkerRecord]
     totals: dict[str, int] = field(default_factory=dict)
+    #: The sparkline of every topic added up.
+    sparkline: Markup | None = None
+    #: Why there are no sparklines, when the history store failed.
+    history_error: str | None = None
 
 
 def parse_limit(text: str | None) -> int:
@@ -107,13 +122,49 @@ def overview_context(state: ConsoleState) -> dict[str, Any]:
         topics.append(summary)
 
     totals = {status: sum(t.counts[status] for t in topics) for status in STATUSES}
+    overview = Overview(topics, workers, totals)
+    _add_sparklines(state, overview)
     return {
-        "overview": Overview(topics, workers, totals),
+        "overview": overview,
         "statuses": STATUSES,
         "threshold": threshold,
         "refresh_seconds": state.settings.refresh_seconds,
         "generated_at": time.time(),
     }
+
+
+def charts_context(
+    state: ConsoleState, topic: str | None, span_name: str | None = None
+) -> dict[str, Any]:
+    """Build the history charts of *topic*, or of every topic added up.
+
+    :raises ValueError: if *span_name* is not ``hour`` or ``day``.
+    :raises queue_core.TopicError: if *topic* is not a valid topic name.
+    """
+    span = parse_span(span_name)
+    if topic is not None:
+        validate_topic(topic)
+    context: dict[str, Any] = {
+        "chart_topic": topic,
+        "span": span,
+        "spans": SPANS,
+        "charts": [],
+        "sample_seconds": state.settings.sample_seconds,
+        "latest_sample_at": None,
+        "history_error": None,
+    }
+    try:
+        points = state.history.series(topic, span)
+        context["latest_sample_at"] = state.history.latest_sample_at()
+    except (OSError, sqlite3.Error) as exc:
+        context["history_error"] = _history_failed(exc)
+        return context
+    context["charts"] = [
+        ("rates", "Jobs per minute", rates_chart(points, span)),
+        ("pending", "Pending jobs (peak)", pending_chart(points, span)),
+        ("age", "Oldest pending job (seconds)", age_chart(points, span)),
+    ]
+    return context
 
 
 def topic_context(
@@ -215,6 +266,27 @@ def job_context(state: ConsoleState, topic: str, job_id: str) -> dict[str, Any] 
             ("Lease expires", job.lease_expires_at),
         ],
     }
+
+
+def _add_sparklines(state: ConsoleState, overview: Overview) -> None:
+    # Sparklines end at the last whole minute, so they change once a minute
+    # and the chart cache serves the refreshes in between.
+    try:
+        by_topic = state.history.series_by_topic(HOUR, complete=True)
+    except (OSError, sqlite3.Error) as exc:
+        overview.history_error = _history_failed(exc)
+        return
+    for summary in overview.topics:
+        points = by_topic.get(summary.name)
+        if points is not None:
+            summary.sparkline = sparkline(points)
+    if by_topic:
+        overview.sparkline = sparkline(add_up(by_topic.values()))
+
+
+def _history_failed(error: Exception) -> str:
+    logger.warning("reading the history store failed: %s", error)
+    return f"The history is unavailable: {error}"
 
 
 def _row(job: Job) -> JobRow:

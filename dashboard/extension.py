@@ -95,6 +95,7 @@ def make_blueprint() -> Blueprint:
     )
     blueprint.before_request(_start_timer)
     blueprint.before_request(check_request)
+    blueprint.before_request(_start_sampler)
     blueprint.after_request(add_security_headers)
     blueprint.after_request(_add_server_timing)
     blueprint.context_processor(_template_context)
@@ -144,6 +145,15 @@ def _template_context() -> dict[str, Any]:
 
 def _start_timer() -> None:
     g.queuedeck_started = time.perf_counter()
+
+
+def _start_sampler() -> None:
+    # The first request starts the sampler, not init_app, so that gunicorn
+    # starts it in each worker after the fork. The store's tick claims keep
+    # the workers from sampling one interval twice. A test app starts it
+    # only when a test calls ConsoleState.start_sampler.
+    if not current_app.testing:
+        console_state().start_sampler()
 
 
 def _add_server_timing(response: Response) -> Response:

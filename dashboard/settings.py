@@ -15,6 +15,10 @@ QUEUEDECK_DEAD_LETTER_THRESHOLD  10      dead letters above which a topic is
 QUEUEDECK_REFRESH_SECONDS        5       overview polling interval
 QUEUEDECK_WORKER_TIMEOUT         30      seconds since a worker's last
                                          heartbeat before it counts as gone
+QUEUEDECK_SAMPLE_SECONDS         10      seconds between history samples; 0
+                                         turns the sampler off
+QUEUEDECK_HISTORY_PATH           (auto)  SQLite file of the history; see
+                                         :func:`dashboard.history.history_path`
 ================================ ======= ======================================
 """
 
@@ -25,8 +29,10 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 ENV_PREFIX = "QUEUEDECK_"
+MIN_SAMPLE_SECONDS = 1.0
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -43,6 +49,10 @@ class ConsoleSettings:
     dead_letter_threshold: int = 10
     refresh_seconds: float = 5.0
     worker_timeout: float = 30.0
+    #: Seconds between two history samples; 0 turns the sampler off.
+    sample_seconds: float = 10.0
+    #: The history's SQLite file; ``None`` picks one beside the queue data.
+    history_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
@@ -73,6 +83,8 @@ class ConsoleSettings:
             ),
             refresh_seconds=_number(get("REFRESH_SECONDS"), "REFRESH_SECONDS", 5),
             worker_timeout=_number(get("WORKER_TIMEOUT"), "WORKER_TIMEOUT", 30),
+            sample_seconds=_sample_seconds(get("SAMPLE_SECONDS")),
+            history_path=_path(get("HISTORY_PATH")),
         )
 
     @property
@@ -114,3 +126,19 @@ def _number(text: str | None, name: str, default: float) -> float:
             f"invalid {ENV_PREFIX}{name} {text!r}; set it to a number >= 0"
         )
     return value
+
+
+def _sample_seconds(text: str | None) -> float:
+    # Sampling more often than once a second would query the backend for
+    # every topic many times a second, for no visible gain in the charts.
+    value = _number(text, "SAMPLE_SECONDS", 10)
+    if 0 < value < MIN_SAMPLE_SECONDS:
+        raise ValueError(
+            f"invalid {ENV_PREFIX}SAMPLE_SECONDS {text!r}; set it to 0 (off) or "
+            f"to at least {MIN_SAMPLE_SECONDS:g} s"
+        )
+    return value
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text).expanduser().absolute()

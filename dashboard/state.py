@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,10 @@ from flask import Flask, current_app
 
 from queue_core import Queue, Settings
 from queue_core.backends import Backend, open_backend
+from queue_core.rates import TopicSnapshot, take_snapshot
 
+from .history import HistoryStore, history_path
+from .sampler import Sampler
 from .settings import ConsoleSettings
 
 EXTENSION_NAME = "queuedeck"
@@ -36,6 +40,8 @@ class ConsoleState:
     #: Where the console is mounted, such as ``/admin/queues``; empty at the root.
     url_prefix: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _history: HistoryStore | None = field(default=None, repr=False)
+    _sampler: Sampler | None = field(default=None, repr=False)
 
     @property
     def backend(self) -> Backend:
@@ -53,6 +59,51 @@ class ConsoleState:
         """
         return Queue(topic, settings=self.queue_settings, backend=self.backend)
 
+    @property
+    def history(self) -> HistoryStore:
+        """The history store, opened on first use.
+
+        Its file is ``QUEUEDECK_HISTORY_PATH``, or by default the one that
+        :func:`dashboard.history.history_path` picks beside the queue data.
+        """
+        if self._history is None:
+            with self._lock:
+                if self._history is None:
+                    path = self.settings.history_path or history_path(
+                        self.queue_settings
+                    )
+                    interval = self.settings.sample_seconds or 10.0
+                    self._history = HistoryStore(path, interval=interval)
+        return self._history
+
+    @property
+    def sampler(self) -> Sampler:
+        """The sampler of this console; it runs only once started."""
+        if self._sampler is None:
+            sampler = Sampler(self.history, self.snapshot)
+            with self._lock:
+                if self._sampler is None:
+                    self._sampler = sampler
+        return self._sampler
+
+    def snapshot(self) -> dict[str, TopicSnapshot]:
+        """Return the counts and oldest pending age of every topic."""
+        return take_snapshot(self.queue())
+
+    def start_sampler(self) -> None:
+        """Start sampling in the background unless ``sample_seconds`` is 0.
+
+        The thread stops when the process exits or :meth:`close` is called.
+        """
+        if self.settings.sample_seconds <= 0:
+            return
+        sampler = self.sampler
+        if sampler.running:
+            return
+        sampler.start()
+        atexit.unregister(sampler.stop)
+        atexit.register(sampler.stop)
+
     def owns_path(self, path: str) -> bool:
         """Return whether the request path *path* lies in the console's URL space."""
         prefix = self.url_prefix
@@ -64,7 +115,11 @@ class ConsoleState:
         return path == api or path.startswith(api + "/")
 
     def close(self) -> None:
-        """Close the shared backend's connections."""
+        """Stop the sampler, then close the history store and the backend."""
+        if self._sampler is not None:
+            self._sampler.stop()
+        if self._history is not None:
+            self._history.close()
         if self.shared_backend is not None:
             self.shared_backend.close()
 

@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from . import actions
 from .context import (
+    charts_context,
     counts_context,
     error_groups_context,
     job_context,
@@ -44,7 +45,9 @@ ROWS_CHANGED = "rows-changed"
 def register_views(blueprint: Blueprint) -> None:
     """Add the console's HTML routes to *blueprint*."""
     blueprint.add_url_rule("/", view_func=overview)
+    blueprint.add_url_rule("/charts", view_func=overall_charts)
     blueprint.add_url_rule("/topics/<topic>", view_func=topic)
+    blueprint.add_url_rule("/topics/<topic>/charts", view_func=topic_charts)
     blueprint.add_url_rule("/topics/<topic>/counts", view_func=topic_counts)
     blueprint.add_url_rule("/topics/<topic>/errors", view_func=error_groups)
     blueprint.add_url_rule("/topics/<topic>/jobs/<job_id>", view_func=job)
@@ -69,8 +72,20 @@ def overview() -> str:
     return _render("overview.html", "_overview.html", context)
 
 
+def overall_charts() -> str:
+    """Show the history charts of every topic added up (``?range=hour|day``)."""
+    context = charts_context(console_state(), None, request.args.get("range"))
+    return _render("charts.html", "_charts.html", context)
+
+
+def topic_charts(topic: str) -> str:
+    """Show the history charts of *topic* (``?range=hour|day``)."""
+    context = charts_context(console_state(), topic, request.args.get("range"))
+    return _render("charts.html", "_charts.html", context)
+
+
 def topic(topic: str) -> str:
-    """Show one status tab of *topic*, newest first, with search and paging."""
+    """Show *topic*'s charts of the last hour and one status tab of its jobs."""
     context = topic_context(
         console_state(),
         topic,
@@ -80,6 +95,8 @@ def topic(topic: str) -> str:
         signature=request.args.get("signature") or None,
         limit=parse_limit(request.args.get("limit")),
     )
+    if not is_htmx_request():
+        context.update(charts_context(console_state(), topic))
     return _render("topic.html", "_jobs.html", context)
 
 

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
+from .cli_rates import echo_table, print_rates
 from .errors import PayloadError, QueueError, TopicError
 from .job import Job
 from .limits import MAX_DELAY_SECONDS, MAX_RETRIES_LIMIT
@@ -162,8 +163,37 @@ def push(topic: str, payload: Any, delay: float, priority: int) -> None:
 @cli.command()
 @click.argument("topic", callback=_check_topic, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def stats(topic: str | None, as_json: bool) -> None:
-    """Print the number of jobs in each status for TOPIC or every topic."""
+@click.option(
+    "--rates",
+    is_flag=True,
+    help="Count twice, --interval seconds apart, and print jobs pushed, "
+    "completed and failed per minute, the pending count and the oldest "
+    "pending age.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Print the --rates table every --interval seconds until Ctrl-C.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=10.0,
+    show_default=True,
+    help="Seconds between two counts for --rates and --watch.",
+)
+def stats(
+    topic: str | None, as_json: bool, rates: bool, watch: bool, interval: float
+) -> None:
+    """Print the number of jobs in each status for TOPIC or every topic.
+
+    With --rates or --watch, print rates per minute instead. The command
+    counts by itself and does not read the web console's history.
+    """
+    if rates or watch:
+        with Queue(topic or "default") as queue:
+            print_rates(queue, topic, interval=interval, watch=watch, as_json=as_json)
+        return
     with Queue(topic or "default") as queue:
         counts = {topic: queue.counts()} if topic else queue.counts_by_topic()
 
@@ -178,7 +208,7 @@ def stats(topic: str | None, as_json: bool) -> None:
         [name, *(str(by_status[status]) for status in STATUS_NAMES)]
         for name, by_status in counts.items()
     ]
-    _echo_table(headers, rows, right_aligned=range(1, len(headers)))
+    echo_table(headers, rows, right_aligned=range(1, len(headers)))
 
 
 @cli.command()
@@ -211,7 +241,7 @@ def dead(topic: str, limit: int, as_json: bool) -> None:
         ]
         for job in jobs
     ]
-    _echo_table(["ID", "ATTEMPTS", "ERROR", "PAYLOAD"], rows, right_aligned=[1])
+    echo_table(["ID", "ATTEMPTS", "ERROR", "PAYLOAD"], rows, right_aligned=[1])
 
 
 # Retry and purge --------------------------------------------------------------
@@ -411,29 +441,6 @@ def _missing_dashboard_command(reason: str) -> click.Command:
 
 
 # Output -----------------------------------------------------------------------
-
-
-def _echo_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    right_aligned: Sequence[int] = (),
-) -> None:
-    widths = [
-        max(len(row[column]) for row in [headers, *rows])
-        for column in range(len(headers))
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [
-            cell.rjust(width) if column in right_aligned else cell.ljust(width)
-            for column, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(padded).rstrip()
-
-    click.echo(line(headers))
-    for row in rows:
-        click.echo(line(row))
 
 
 def _preview(text: str) -> str:

@@ -446,3 +446,141 @@ def test_handler_syntax_error_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "importing module 'broken_handler' failed: SyntaxError" in result.stderr
     assert "Traceback" not in result.output
+
+
+# stats --rates and --watch -------------------------------------------------------
+
+
+class FakeTime:
+    """A replacement for the time module of queue_core.cli_rates.
+
+    Each sleep moves the monotonic clock and then runs the next action, so a
+    test decides what happens between two counts without waiting. An action
+    may raise KeyboardInterrupt, as Ctrl-C does.
+    """
+
+    def __init__(self, *actions) -> None:  # type: ignore[no-untyped-def]
+        self.now = 1000.0
+        self.actions = list(actions)
+        self.sleeps: list[float] = []
+        self.time = time.time
+        self.gmtime = time.gmtime
+        self.strftime = time.strftime
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.actions.pop(0)()
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def push_and_settle(topic: str, pushed: int, completed: int = 0) -> None:
+    with Queue(topic) as queue:
+        for n in range(pushed):
+            queue.push({"n": n})
+        for _ in range(completed):
+            job = queue.pop()
+            assert job is not None
+            assert job.complete()
+
+
+def test_stats_rates_prints_per_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    push_and_settle("alpha", 1)
+    fake = FakeTime(lambda: push_and_settle("alpha", 3, completed=2))
+    monkeypatch.setattr("queue_core.cli_rates.time", fake)
+
+    result = run("stats", "--rates", "--interval", "5")
+
+    assert result.exit_code == 0, result.output
+    assert fake.sleeps == [5.0]
+    lines = table(result.stdout)
+    assert lines[0][:6] == ["jobs", "per", "minute", "over", "the", "last"]
+    assert lines[0][6] == "5.0"
+    assert lines[1] == [
+        "TOPIC",
+        "PENDING",
+        "OLDEST",
+        "PUSHED/MIN",
+        "COMPLETED/MIN",
+        "FAILED/MIN",
+    ]
+    assert lines[2][0] == "alpha"
+    assert lines[2][1] == "2"
+    assert lines[2][2].endswith("s")
+    assert lines[2][3:] == ["36.0", "24.0", "0.0"]
+
+
+def test_stats_rates_total_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    push_and_settle("alpha", 1)
+    make_dead_letter("beta", {"n": 1}, "boom")
+
+    def work() -> None:
+        push_and_settle("alpha", 2)
+        make_dead_letter("beta", {"n": 2}, "boom")
+
+    monkeypatch.setattr("queue_core.cli_rates.time", FakeTime(work))
+
+    result = run("stats", "--rates", "--interval", "60")
+
+    assert result.exit_code == 0, result.output
+    rows = {line[0]: line[1:] for line in table(result.stdout)[2:] if line}
+    assert rows["alpha"] == ["3", rows["alpha"][1], "2.0", "0.0", "0.0"]
+    assert rows["beta"] == ["0", "-", "1.0", "0.0", "1.0"]
+    assert rows["(all"][1:] == ["3", rows["(all"][2], "3.0", "0.0", "1.0"]
+
+
+def test_stats_rates_purge_counts_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    push_and_settle("alpha", 5, completed=5)
+
+    def purge_and_push() -> None:
+        with Queue("alpha") as queue:
+            assert queue.purge("completed") == 5
+        push_and_settle("alpha", 1)
+
+    monkeypatch.setattr("queue_core.cli_rates.time", FakeTime(purge_and_push))
+
+    result = run("stats", "alpha", "--rates", "--interval", "10", "--json")
+
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["topics"]
+    assert row["topic"] == "alpha"
+    assert row["pending"] == 1
+    assert row["pushed_per_minute"] == 0.0
+    assert row["completed_per_minute"] == 0.0
+
+
+def test_stats_watch_refreshes_until_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    push_and_settle("alpha", 1)
+    fake = FakeTime(
+        lambda: push_and_settle("alpha", 2),
+        lambda: push_and_settle("alpha", 0, completed=1),
+        interrupt,
+    )
+    monkeypatch.setattr("queue_core.cli_rates.time", fake)
+
+    result = run("stats", "--watch", "--interval", "10", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert fake.sleeps == [10.0, 10.0, 10.0]
+    frames = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(frames) == 2
+    assert frames[0]["topics"][0]["pushed_per_minute"] == 12.0
+    assert frames[0]["topics"][0]["completed_per_minute"] == 0.0
+    assert frames[1]["topics"][0]["pushed_per_minute"] == 0.0
+    assert frames[1]["topics"][0]["completed_per_minute"] == 6.0
+    assert "Aborted" not in result.output
+
+
+def test_stats_interval_below_one_second() -> None:
+    result = run("stats", "--rates", "--interval", "0.5")
+
+    assert result.exit_code == 2
+    assert "--interval" in result.output

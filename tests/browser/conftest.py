@@ -87,7 +87,9 @@ def serve(app: Flask) -> Iterator[str]:
 
 @pytest.fixture
 def console_url(queue_settings: Settings, backend: Backend) -> Iterator[str]:
-    settings = ConsoleSettings(secret_key="browser tests", refresh_seconds=2)
+    settings = ConsoleSettings(
+        secret_key="browser tests", refresh_seconds=2, sample_seconds=0
+    )
     yield from serve(create_app(settings, queue_settings, backend))
 
 
@@ -103,7 +105,7 @@ def host_url(queue_settings: Settings, backend: Backend) -> Iterator[str]:
     init_app(
         host,
         url_prefix="/admin/queues",
-        settings=ConsoleSettings(),
+        settings=ConsoleSettings(sample_seconds=0),
         queue_settings=queue_settings,
         backend=backend,
     )
