@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from xml.etree.ElementTree import Element, SubElement
 
 import pygal  # type: ignore[import-untyped]
 from markupsafe import Markup
 
-from .history import HOUR, Point, Span
+from .history import HOUR, Point, Span, add_up
 
 CHART_WIDTH = 480
 CHART_HEIGHT = 240
@@ -79,6 +79,15 @@ def sparkline(points: Sequence[Point]) -> Markup:
     return Markup(_sparkline(series, _sparkline_title(points)))
 
 
+def sparklines(
+    by_topic: Mapping[str, Sequence[Point]],
+) -> tuple[dict[str, Markup], Markup | None]:
+    """Return the sparkline of every topic and of all topics added up."""
+    drawn = {name: sparkline(points) for name, points in by_topic.items()}
+    overall = sparkline(add_up(by_topic.values())) if by_topic else None
+    return drawn, overall
+
+
 def _sparkline_title(points: Sequence[Point]) -> str:
     minutes = len(points)
     totals = []
@@ -89,6 +98,11 @@ def _sparkline_title(points: Sequence[Point]) -> str:
             return f"No samples in the last {minutes} minutes"
         totals.append(f"{format_value(sum(known))} {name}")
     return f"Last {minutes} minutes: " + ", ".join(totals)
+
+
+def sparkline_cache_info() -> functools._CacheInfo:
+    """Return the hits and misses of the sparkline cache."""
+    return _sparkline.cache_info()
 
 
 def clear_cache() -> None:

@@ -19,7 +19,7 @@ from queue_core import Job, JobStatus, WorkerRecord
 from queue_core.status import STATUS_NAMES, parse_status
 from queue_core.topics import validate_topic
 
-from .charts import age_chart, pending_chart, rates_chart, sparkline
+from .charts import age_chart, pending_chart, rates_chart, sparklines
 from .formatting import (
     PRETTY_PAYLOAD_CHARACTERS,
     PREVIEW_CHARACTERS,
@@ -28,7 +28,7 @@ from .formatting import (
     pretty_payload,
     shorten,
 )
-from .history import HOUR, SPANS, add_up, parse_span
+from .history import HOUR, SPANS, parse_span
 from .state import ConsoleState
 
 logger = logging.getLogger(__name__)
@@ -276,12 +276,9 @@ def _add_sparklines(state: ConsoleState, overview: Overview) -> None:
     except (OSError, sqlite3.Error) as exc:
         overview.history_error = _history_failed(exc)
         return
+    drawn, overview.sparkline = sparklines(by_topic)
     for summary in overview.topics:
-        points = by_topic.get(summary.name)
-        if points is not None:
-            summary.sparkline = sparkline(points)
-    if by_topic:
-        overview.sparkline = sparkline(add_up(by_topic.values()))
+        summary.sparkline = drawn.get(summary.name)
 
 
 def _history_failed(error: Exception) -> str:

@@ -28,12 +28,19 @@ class Sampler:
     """Samples *snapshot* into *store* once per ``store.interval`` seconds.
 
     :meth:`sample` takes one sample now; :meth:`start` runs it on a daemon
-    thread until :meth:`stop`.
+    thread until :meth:`stop`. The thread calls *after_sample* after each
+    interval's sample, whichever process took it.
     """
 
-    def __init__(self, store: HistoryStore, snapshot: Snapshot) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        snapshot: Snapshot,
+        after_sample: Callable[[], object] | None = None,
+    ) -> None:
         self.store = store
         self._snapshot = snapshot
+        self._after_sample = after_sample
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -87,6 +94,10 @@ class Sampler:
         while not self._stopping.is_set():
             try:
                 self.sample()
+                # Runs in every process, also when another one took the
+                # sample, because each keeps its own chart cache.
+                if self._after_sample is not None:
+                    self._after_sample()
             except (QueueError, OSError, sqlite3.Error) as exc:
                 # An unreachable broker or a locked store: try again at the
                 # next interval.

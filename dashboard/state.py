@@ -13,7 +13,8 @@ from queue_core import Queue, Settings
 from queue_core.backends import Backend, open_backend
 from queue_core.rates import TopicSnapshot, take_snapshot
 
-from .history import HistoryStore, history_path
+from .charts import sparklines
+from .history import HOUR, HistoryStore, history_path
 from .sampler import Sampler
 from .settings import ConsoleSettings
 
@@ -80,11 +81,20 @@ class ConsoleState:
     def sampler(self) -> Sampler:
         """The sampler of this console; it runs only once started."""
         if self._sampler is None:
-            sampler = Sampler(self.history, self.snapshot)
+            sampler = Sampler(self.history, self.snapshot, self.draw_sparklines)
             with self._lock:
                 if self._sampler is None:
                     self._sampler = sampler
         return self._sampler
+
+    def draw_sparklines(self) -> None:
+        """Draw the overview's sparklines into the chart cache.
+
+        The sampler calls this after each sample, so that the overview
+        request after a new minute finds them drawn instead of drawing 100
+        of them itself.
+        """
+        sparklines(self.history.series_by_topic(HOUR, complete=True))
 
     def snapshot(self) -> dict[str, TopicSnapshot]:
         """Return the counts and oldest pending age of every topic."""

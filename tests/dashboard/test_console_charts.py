@@ -6,7 +6,7 @@ import math
 import re
 import time
 
-from dashboard import console_state
+from dashboard import charts, console_state
 from dashboard.charts import rates_chart
 from dashboard.history import HOUR, Point
 from dashboard.security import CONTENT_SECURITY_POLICY
@@ -125,6 +125,43 @@ def test_overview_sparklines_sum_last_hour(app, client, make_queue):
     assert "<title>Last 60 minutes: 6 pushed, 6 completed, 0 failed</title>" in row
     footer = html[html.index("<tfoot>") :]
     assert "Last 60 minutes: 6 pushed, 6 completed, 0 failed" in footer
+
+
+def test_sampler_draws_sparklines_before_overview(app, client, make_queue):
+    make_queue("emails").push({"n": 1})
+    record_last_minute(
+        app,
+        [
+            {"emails": TopicSnapshot(counts(pending=1))},
+            {"emails": TopicSnapshot(counts(pending=1, completed=4))},
+        ],
+    )
+    charts.clear_cache()
+
+    console_state(app).draw_sparklines()
+    drawn = charts.sparkline_cache_info().misses
+    html = client.get("/").get_data(as_text=True)
+
+    # One topic: its sparkline and the total's have the same data.
+    assert drawn == 1
+    assert charts.sparkline_cache_info().misses == drawn
+    assert "Last 60 minutes: 4 pushed, 4 completed, 0 failed" in html
+
+
+def test_sampler_thread_draws_sparklines(app):
+    state = console_state(app)
+    drawn = []
+    state.draw_sparklines = lambda: drawn.append(True)  # type: ignore[method-assign]
+    state.sampler._after_sample = state.draw_sparklines
+    state.start_sampler()
+    try:
+        deadline = time.monotonic() + 10
+        while not drawn and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        state.sampler.stop()
+
+    assert drawn
 
 
 def test_overview_without_samples_has_no_sparkline(client, make_queue):
