@@ -6,14 +6,13 @@ Playwright drives Debian's Chromium at /usr/bin/chromium, because
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import serve
 from flask import Flask
-from werkzeug.serving import make_server
 
 from dashboard import ConsoleSettings, create_app, init_app
 from queue_core import Queue, Settings
@@ -71,18 +70,6 @@ def make_queue(queue_settings: Settings, backend: Backend) -> Callable[[str], Qu
         return Queue(topic, max_retries=1, settings=queue_settings, backend=backend)
 
     return make
-
-
-def serve(app: Flask) -> Iterator[str]:
-    """Run *app* on 127.0.0.1 with an ephemeral port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

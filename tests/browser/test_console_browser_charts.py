@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import serve
+from browser_helpers import serve
 from playwright.sync_api import Page, expect
 
 from dashboard import ConsoleSettings, console_state, create_app
