@@ -321,9 +321,8 @@ class SQLiteStore(Backend):
             hint = "free disk space on that file system; accepted jobs are kept"
         elif "disk i/o" in lowered:
             hint = (
-                "the file system failed a read or write: check that it is mounted "
-                "read-write and that the file was not removed while open, and "
-                "check the kernel log for device errors"
+                "the file system failed a read or write: check that the file was "
+                "not removed while open, and check the kernel log for device errors"
             )
         elif "not a database" in lowered or "malformed" in lowered:
             hint = (
