@@ -9,6 +9,7 @@ on it.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import os
@@ -159,13 +160,17 @@ class SQLiteStore(Backend):
             if not self._file_replaced():
                 return connection
             self._drop_connection(connection)
-        if not create and not self.database.exists():
-            return None
-        if create:
+        if not self.database.exists():
+            if not create:
+                return None
             self._create_directory()
+            self._create_database()
 
+        # mode=rw never creates the file: only _create_database() does, after
+        # it has cleared what a removed database left behind.
         connection = sqlite3.connect(
-            self.database,
+            f"{self.database.absolute().as_uri()}?mode=rw",
+            uri=True,
             timeout=BUSY_TIMEOUT_SECONDS,
             isolation_level=None,
             check_same_thread=False,
@@ -218,6 +223,53 @@ class SQLiteStore(Backend):
                 "directory"
             ) from exc
 
+    def _create_database(self) -> None:
+        # A database removed while a process still has it open leaves its
+        # -wal and -shm files behind, in use by that process. A new database
+        # at the same path would share them with the removed one, and SQLite
+        # would mix the two files' pages, corrupting the new database. The
+        # directory lock keeps two processes from creating the file at once.
+        try:
+            directory = os.open(self.directory, os.O_RDONLY)
+        except OSError as exc:
+            raise self._creation_error(exc) from exc
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX)
+            if self.database.exists():
+                return
+            self._set_aside_leftovers()
+            self.database.touch()
+        except OSError as exc:
+            raise self._creation_error(exc) from exc
+        finally:
+            os.close(directory)
+
+    def _set_aside_leftovers(self) -> None:
+        wal = Path(f"{self.database}-wal")
+        shm = Path(f"{self.database}-shm")
+        if wal.exists() and wal.stat().st_size > 0:
+            # The log may hold the last commits of a database that was moved
+            # rather than deleted, so it is kept for a manual restore.
+            moved_log = Path(f"{wal}.{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+            wal.rename(moved_log)
+            logger.warning(
+                "queue database %s is missing but its write-ahead log remains; "
+                "moved the log to %s and creating an empty database",
+                self.database,
+                moved_log,
+            )
+        else:
+            wal.unlink(missing_ok=True)
+        # The -shm file is only an index of the -wal file, so nothing is lost.
+        shm.unlink(missing_ok=True)
+
+    def _creation_error(self, exc: OSError) -> StorageError:
+        return StorageError(
+            f"cannot create the queue database {str(self.database)!r}: "
+            f"{exc.strerror}; make {str(self.directory)!r} writable by this user "
+            "or set TINA4_QUEUE_PATH to a writable directory"
+        )
+
     def _prepare(self, connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
@@ -265,8 +317,13 @@ class SQLiteStore(Backend):
         lowered = text.lower()
         if "readonly" in lowered or "read-only" in lowered:
             hint = "make the directory and its files writable by this user"
-        elif "disk is full" in lowered or "disk i/o" in lowered:
+        elif "disk is full" in lowered:
             hint = "free disk space on that file system; accepted jobs are kept"
+        elif "disk i/o" in lowered:
+            hint = (
+                "the file system failed a read or write: check that the file was "
+                "not removed while open, and check the kernel log for device errors"
+            )
         elif "not a database" in lowered or "malformed" in lowered:
             hint = (
                 "the file is corrupted: stop every worker, move it and its -wal and "

@@ -1,0 +1,1 @@
+"""Crash and storage fault tests of the file backend."""
