@@ -33,8 +33,7 @@ ASTRAL = (
 )
 LONG_WORD = "W" * 5000
 
-# Texts that every page must show as text. Each starts with a marker so a
-# test can find the job or group that carries it.
+# Texts that every page must show as text, by a short name for test ids.
 HOSTILE_TEXTS = {
     "script": SCRIPT_TAG,
     "double-quote": DOUBLE_QUOTE_BREAK,
@@ -53,12 +52,12 @@ HOSTILE_TEXTS = {
     "long-word": LONG_WORD,
 }
 
-# One string of a million characters, under the default 1 MiB payload limit
-# once JSON-encoded.
+# About a million characters (999,997), under the default 1 MiB payload
+# limit once JSON-encoded.
 MEGABYTE_TEXT = "<b>" + "M" * 999_990 + "</b>"
 
 # Characters that act on the page instead of showing; the console shows each
-# as an escape, so none may appear raw in its HTML.
+# as an escape, so none may appear as itself in a page's text.
 ACTING_CHARACTERS = (
     "\x00\x07\x08\x0b\x0c\r\x1b\x7f\x85\x9b\x9c\x9d"
     "\u061c\u200b\u200c\u200f\u202c\u202e\u2060\u2066\u2069\ufeff"

@@ -326,7 +326,7 @@ def test_rejected_topic_is_clean_404(client, topic):
 @pytest.mark.parametrize("topic", ODD_TOPICS)
 def test_odd_valid_topic_works(client, make_queue, topic):
     queue = make_queue(topic)
-    [job_id] = [fail_once(queue, {"n": 1}, "ValueError: odd")]
+    job_id = fail_once(queue, {"n": 1}, "ValueError: odd")
 
     overview = client.get("/").get_data(as_text=True)
     page = client.get(f"/topics/{topic}?status=dead")
