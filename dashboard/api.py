@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from queue_core import BackendError, JobNotFoundError, QueueError, TopicError
 
 from . import actions, security
-from .context import ERROR_STATUSES, overview_context, parse_limit
+from .context import ERROR_STATUSES, overview_context, parse_limit, parse_search
 from .jsonbody import read_json_object
 from .openapi import openapi
 from .state import console_state
@@ -81,7 +81,7 @@ def jobs(topic: str) -> Response:
         console_state()
         .queue(topic)
         .search(
-            request.args.get("q") or None,
+            parse_search(request.args.get("q")),
             status=request.args.get("status", "pending"),
             limit=limit,
             cursor=request.args.get("cursor") or None,

@@ -40,6 +40,10 @@ ERROR_STATUSES = ("dead", "failed")
 # An error text whose id sits inside a word (such as 'user_80002') is not
 # normalised, so it gives one group per job. Pages list only the largest groups.
 MAX_ERROR_GROUPS = 100
+# The file backend searches with a SQL LIKE, and SQLite rejects a pattern over
+# 50,000 bytes (SQLITE_MAX_LIKE_PATTERN_LENGTH); a longer search would fail
+# as if the backend were down. 1,000 characters stay far below that in UTF-8.
+MAX_SEARCH_CHARACTERS = 1000
 
 
 @dataclass
@@ -100,6 +104,21 @@ def parse_limit(text: str | None) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be from 1 to {MAX_PAGE_SIZE}, not {limit}")
     return limit
+
+
+def parse_search(text: str | None) -> str | None:
+    """Return the search text *text*, or ``None`` when it is missing or empty.
+
+    :raises ValueError: if *text* is longer than :data:`MAX_SEARCH_CHARACTERS`.
+    """
+    if not text:
+        return None
+    if len(text) > MAX_SEARCH_CHARACTERS:
+        raise ValueError(
+            f"the search text is {len(text):,} characters long; use at most "
+            f"{MAX_SEARCH_CHARACTERS:,}"
+        )
+    return text
 
 
 def overview_context(state: ConsoleState) -> dict[str, Any]:

@@ -24,8 +24,8 @@ def read_json_object() -> dict[str, Any]:
     """Parse the request body as a JSON object and return it.
 
     :raises werkzeug.exceptions.BadRequest: if the body is not UTF-8 JSON, is
-        nested too deeply, contains a number too large to convert, or is not
-        an object. The message names the cause.
+        nested too deeply, contains a number too large to convert or a lone
+        surrogate, or is not an object. The message names the cause.
     :raises werkzeug.exceptions.RequestEntityTooLarge: if the body is over
         the app's ``MAX_CONTENT_LENGTH``.
     """
@@ -48,7 +48,21 @@ def read_json_object() -> dict[str, Any]:
         raise BadRequest(
             f"the request body must be a JSON object, not {_json_type(value)}"
         )
+    _check_surrogates(value)
     return value
+
+
+def _check_surrogates(value: dict[str, Any]) -> None:
+    # A \ud800-style escape decodes to a lone surrogate, which no backend can
+    # store or compare as UTF-8; encoding the whole value finds one anywhere.
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        character = exc.object[exc.start : exc.end]
+        raise BadRequest(
+            f"the request body contains the lone surrogate {character!r}, which "
+            "is not valid Unicode; send the whole character as a surrogate pair"
+        ) from None
 
 
 def _parse_int(text: str) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from .context import MAX_SEARCH_CHARACTERS
 from .state import console_state
 
 OPENAPI_VERSION = "3.0.3"
@@ -236,7 +237,11 @@ PATHS: Schema = {
                     "schema": {"type": "integer", "minimum": 1, "maximum": 100},
                 },
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                {"name": "q", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "q",
+                    "in": "query",
+                    "schema": {"type": "string", "maxLength": MAX_SEARCH_CHARACTERS},
+                },
                 {"name": "signature", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {

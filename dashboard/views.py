@@ -7,6 +7,7 @@ alone, rendered from the same context.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import (
@@ -30,6 +31,7 @@ from .context import (
     job_context,
     overview_context,
     parse_limit,
+    parse_search,
     topic_context,
 )
 from .htmx import is_htmx_request
@@ -91,8 +93,8 @@ def topic(topic: str) -> str:
         topic,
         status=request.args.get("status", "pending"),
         cursor=request.args.get("cursor") or None,
-        text=request.args.get("q") or None,
-        signature=request.args.get("signature") or None,
+        text=parse_search(request.args.get("q")),
+        signature=_signature(request.args),
         limit=parse_limit(request.args.get("limit")),
     )
     if not is_htmx_request():
@@ -172,7 +174,7 @@ def bulk_preview(topic: str) -> str:
         "topic": topic,
         "preview": preview,
         "scope": scope,
-        "search": request.args.get("q") or None,
+        "search": parse_search(request.args.get("q")),
     }
     return _render("bulk.html", "_bulk_preview.html", context)
 
@@ -189,9 +191,33 @@ def bulk_run(topic: str) -> str | Response:
     return _changed(body, rows=True)
 
 
+def _signature(values: MultiDict[str, str]) -> str | None:
+    """Return the error signature in *values*, from ``signature_json`` if set.
+
+    The console's forms send the signature JSON-encoded in ``signature_json``,
+    because an HTML attribute cannot carry NUL and turns CR into LF, and an
+    error text may contain both. Links send it plainly in ``signature``.
+
+    :raises ValueError: if ``signature_json`` is not a JSON string.
+    """
+    encoded = values.get("signature_json")
+    if encoded is None:
+        return values.get("signature") or None
+    try:
+        signature = json.loads(encoded)
+    except ValueError:
+        signature = None
+    if not isinstance(signature, str):
+        raise ValueError(f"signature_json must be a JSON string, not {encoded!r:.80}")
+    return signature or None
+
+
 def _bulk_scope(topic: str, values: MultiDict[str, str]) -> actions.BulkScope:
     # The selection form sends scope=selected, so an empty selection is an
     # error instead of falling back to every job of the status.
+    if "signature_json" in values:
+        values = MultiDict(values)
+        values.setlist("signature", [_signature(values) or ""])
     ids = values.getlist("ids")
     selected = values.get("scope") == "selected" or bool(ids)
     return actions.BulkScope.parse(topic, values, ids if selected else None)
