@@ -1,4 +1,4 @@
-"""The console's JSON API on RabbitMQ returns hostile text exactly as stored."""
+"""The console's JSON API returns hostile text exactly as stored, on every backend."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import pytest
 from dashboard import ConsoleSettings, create_app
 from tests.hostile_text import HOSTILE_TEXTS, MEGABYTE_TEXT, fail_once, hostile_payload
 
+from .conftest import QueueFactory
+
 
 @pytest.fixture
-def client(make_queue):  # type: ignore[no-untyped-def]
-    queue = make_queue("hostile", max_retries=1)
+def client(queue_factory: QueueFactory):  # type: ignore[no-untyped-def]
+    queue = queue_factory("hostile", max_retries=1)
     app = create_app(ConsoleSettings(secret_key="k"), queue.settings, queue.backend)
     app.config["TESTING"] = True
     return queue, app.test_client()
