@@ -215,6 +215,20 @@ def test_state_survives_new_process(make_queue: MakeQueue) -> None:
     assert job.id == kept
 
 
+# Pages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cursor", ["nan/x", "NaN", "inf/x", "-inf/x", "1.5/", "1.5"])
+def test_non_finite_cursor_rejected(make_queue: MakeQueue, cursor: str) -> None:
+    # No page returns such a cursor. A NaN compares false with every
+    # creation time, so it would silently select the first page.
+    queue = make_queue()
+    queue.push({"n": 1})
+
+    with pytest.raises(ValueError, match="invalid page cursor"):
+        queue.jobs("pending", cursor=cursor)
+
+
 # Faults -------------------------------------------------------------------------
 
 HOLD_JOB = """

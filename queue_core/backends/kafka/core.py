@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import uuid
@@ -214,8 +215,16 @@ def worker_json(worker: WorkerRecord) -> dict[str, Any]:
 
 
 def parse_cursor(cursor: str) -> tuple[float, str]:
-    created_at, _, job_id = cursor.partition("/")
+    """Return the ``(created_at, job id)`` a page's ``next_cursor`` names.
+
+    :raises ValueError: if *cursor* is not ``<finite float>/<job id>``, the
+        form of every ``next_cursor`` this backend returns.
+    """
+    created_at, separator, job_id = cursor.partition("/")
     try:
-        return float(created_at), job_id
+        number = float(created_at)
     except ValueError:
         raise invalid_cursor(cursor) from None
+    if not separator or not job_id or not math.isfinite(number):
+        raise invalid_cursor(cursor)
+    return number, job_id
