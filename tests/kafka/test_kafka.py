@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,11 +25,10 @@ from queue_core import (
     Settings,
 )
 from queue_core.backends.kafka import KafkaBackend
+from queue_core.backends.kafka.address import parse_url, redact
 from queue_core.backends.kafka.connection import (
     encode_name,
     job_topic,
-    parse_url,
-    redact,
     state_topic,
 )
 
@@ -99,6 +99,98 @@ def test_redact_hides_password() -> None:
     assert redact("host:9092") == "host:9092"
     backend = KafkaBackend("kafka://user:secret@host:9092", prefix="p")
     assert "secret" not in repr(backend)
+
+
+def test_url_forms_with_secrets_parse() -> None:
+    unencoded = parse_url("kafka://user:hun@ter/2#x@127.0.0.1:19092?client.id=a@b")
+    assert unencoded.bootstrap == "127.0.0.1:19092"
+    assert unencoded.options["sasl.password"] == "hun@ter/2#x"
+    assert unencoded.options["client.id"] == "a@b"
+
+    question = parse_url("user:pass?word@127.0.0.1")
+    assert question.bootstrap == "127.0.0.1:9092"
+    assert question.options["sasl.password"] == "pass?word"
+
+    ipv6 = parse_url("kafka://[::1],[::1]:19092")
+    assert ipv6.bootstrap == "[::1]:9092,[::1]:19092"
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("user:hunter2@127.0.0.1:19092", "hunter2"),
+        ("kafka://user:hun@ter2@127.0.0.1:19092", "ter2"),
+        ("kafka://user:pass?word@127.0.0.1:19092", "word"),
+        ("kafka://user:pass/word#x@127.0.0.1:19092", "word"),
+        ("kafka://127.0.0.1:19092?sasl.username=u&sasl.password=hunter2", "hunter2"),
+        ("kafka://127.0.0.1:19092?ssl.key.password=hunter2", "hunter2"),
+        ("kafka://127.0.0.1?sasl.oauthbearer.client.secret=hunter2", "hunter2"),
+        ("kafka://127.0.0.1?sasl%2Epassword=hunter2", "hunter2"),
+    ],
+    ids=[
+        "no-scheme",
+        "at-sign-in-password",
+        "question-mark-in-password",
+        "slash-and-hash-in-password",
+        "password-option",
+        "key-password-option",
+        "client-secret-option",
+        "encoded-option-name",
+    ],
+)
+def test_repr_hides_secret(url: str, secret: str) -> None:
+    backend = KafkaBackend(url, prefix="p")
+
+    assert secret not in repr(backend)
+    assert secret not in redact(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["user:hunter2@", "kafka://user:hunter2@", "user:hunter2@host:abc"]
+)
+def test_url_error_hides_password(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="TINA4_QUEUE_URL") as error:
+        parse_url(url)
+
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize("port", ["abc", "99999", "0", "-1", ""])
+def test_invalid_port_rejected(port: str) -> None:
+    with pytest.raises(ConfigurationError, match="1 to 65535") as error:
+        parse_url(f"127.0.0.1:{port}")
+
+    assert repr(port) in str(error.value)
+
+
+@pytest.mark.parametrize("url", ["kafka://host/path:1", "kafka://a b:1", ":9092"])
+def test_invalid_host_rejected(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid host"):
+        parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ("no.such.option=1", r"no\.such\.option"),
+        ("security.protocol=bogus", r"security\.protocol"),
+    ],
+)
+def test_invalid_client_option_rejected(
+    environ: dict[str, str], kafka_url: str, option: str, named: str
+) -> None:
+    settings = Settings(
+        backend="kafka",
+        url=f"kafka://{kafka_url}?{option}&sasl.password=hunter2",
+        prefix=environ["TINA4_QUEUE_PREFIX"],
+    )
+    queue = Queue("jobs", settings=settings)
+
+    with pytest.raises(ConfigurationError, match="TINA4_QUEUE_URL") as error:
+        queue.push({"n": 1})
+
+    assert re.search(named, str(error.value))
+    assert "hunter2" not in str(error.value)
 
 
 def test_password_never_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,9 +16,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -31,11 +29,11 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ...errors import BackendUnavailableError, ConfigurationError
+from .address import KafkaAddress
 from .index import JobIndex
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9092
 # A job message contains the payload (1 MiB by default) and an error text of up
 # to 65536 characters, both escaped once more inside the message's JSON.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -67,90 +65,23 @@ def _keep_inherited_owners() -> None:
 os.register_at_fork(after_in_child=_keep_inherited_owners)
 
 
-@dataclass(frozen=True)
-class KafkaAddress:
-    """The parsed ``TINA4_QUEUE_URL``: bootstrap servers and client options."""
+def new_client(kind: Any, address: KafkaAddress, config: dict[str, Any]) -> Any:
+    """Return a librdkafka client of class *kind* built from *config*.
 
-    bootstrap: str
-    partitions: int = 1
-    replication: int = -1
-    options: dict[str, str] = field(default_factory=dict)
-
-    def client_config(self) -> dict[str, Any]:
-        """Return the librdkafka settings every client of this address shares."""
-        return {"bootstrap.servers": self.bootstrap, **self.options}
-
-
-def parse_url(url: str) -> KafkaAddress:
-    """Parse ``host:port[,host:port]`` or ``kafka://[user:password@]hosts?opts``.
-
-    Query options ``partitions`` (of each job topic) and ``replication`` (of
-    every topic, ``-1`` for the broker default) are the backend's own. Any
-    other option, such as ``security.protocol=SASL_SSL``, goes to librdkafka.
-    A user and password become ``sasl.username`` and ``sasl.password``.
-
-    :raises ConfigurationError: if the URL or an option is invalid.
+    :raises ConfigurationError: if librdkafka rejects an option, which comes
+        from the query of ``TINA4_QUEUE_URL`` unless queuedeck set it.
     """
-    text = url.strip()
-    if "://" not in text:
-        text = f"kafka://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("kafka", "kafka+ssl"):
-        raise ConfigurationError(
-            f"invalid TINA4_QUEUE_URL scheme {parts.scheme!r} for the Kafka "
-            "backend; use host:port or kafka://host:port"
-        )
-    hosts = parts.netloc.rpartition("@")[2]
-    servers = [_with_port(host) for host in hosts.split(",") if host]
-    if not servers:
-        raise ConfigurationError(
-            f"TINA4_QUEUE_URL {redact(url)!r} names no Kafka server; use "
-            "host:port or kafka://host:port"
-        )
-    options: dict[str, str] = {}
-    if parts.scheme == "kafka+ssl":
-        options["security.protocol"] = "SSL"
-    if parts.username:
-        options["sasl.username"] = unquote(parts.username)
-        options["sasl.password"] = unquote(parts.password or "")
-        options.setdefault("security.protocol", "SASL_PLAINTEXT")
-        options.setdefault("sasl.mechanism", "PLAIN")
-    partitions, replication = 1, -1
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name == "partitions":
-            partitions = _integer_option(name, value, minimum=1)
-        elif name == "replication":
-            replication = _integer_option(name, value, minimum=-1)
-        else:
-            options[name] = value
-    return KafkaAddress(",".join(servers), partitions, replication, options)
-
-
-def _with_port(host: str) -> str:
-    return host if host.rpartition(":")[2].isdigit() else f"{host}:{DEFAULT_PORT}"
-
-
-def _integer_option(name: str, value: str, *, minimum: int) -> int:
     try:
-        number = int(value)
-    except ValueError:
-        number = minimum - 1
-    if number < minimum or number == 0:
+        return kind(config)
+    except KafkaException as exc:
+        error = exc.args[0]
+        if error.code() != KafkaError._INVALID_ARG:
+            raise
         raise ConfigurationError(
-            f"invalid TINA4_QUEUE_URL option {name}={value!r}; use a whole number "
-            f"of at least {max(minimum, 1)}" + (" or -1" if minimum < 0 else "")
-        )
-    return number
-
-
-def redact(url: str) -> str:
-    """Return *url* with its password replaced by ``***``."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, _, hosts = rest.partition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{hosts}" if ":" in credentials else url
+            "invalid Kafka client option in TINA4_QUEUE_URL: "
+            f"{address.hide_secrets(error.str())}; fix or remove the option, "
+            "following librdkafka's CONFIGURATION.md"
+        ) from None
 
 
 # Topic names --------------------------------------------------------------------
@@ -223,8 +154,12 @@ class Link:
         # which in a forked child destroys the parent's clients and hangs.
         self._log_client_error = ClientErrorLog()
         config = address.client_config()
-        self.admin: Any = AdminClient({**config, "socket.timeout.ms": 10_000})
-        self.producer: Any = Producer(
+        self.admin: Any = new_client(
+            AdminClient, address, {**config, "socket.timeout.ms": 10_000}
+        )
+        self.producer: Any = new_client(
+            Producer,
+            address,
             {
                 **config,
                 "acks": "all",
@@ -235,7 +170,7 @@ class Link:
                 # A message that send() gave up on must not be stored later.
                 "message.timeout.ms": int(timeout * 1000),
                 "error_cb": self._log_client_error,
-            }
+            },
         )
         self.create_topics([self.state], compacted=True, partitions=1)
         self._follower: Any = self._consumer("follow")
@@ -250,7 +185,9 @@ class Link:
     def _consumer(self, role: str) -> Any:
         # A group id is required by the client, but these consumers only use
         # assign() and never commit, so the group is never joined.
-        return Consumer(
+        return new_client(
+            Consumer,
+            self.address,
             {
                 **self.address.client_config(),
                 "group.id": f"queuedeck-{role}-{uuid.uuid4().hex}",
@@ -261,7 +198,7 @@ class Link:
                 "max.partition.fetch.bytes": MAX_MESSAGE_BYTES,
                 "isolation.level": "read_uncommitted",
                 "error_cb": self._log_client_error,
-            }
+            },
         )
 
     # Topics ---------------------------------------------------------------------

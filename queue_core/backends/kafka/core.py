@@ -13,7 +13,8 @@ from typing import Any
 
 from ...status import JobStatus
 from ..base import Backend, JobRecord, WorkerRecord, invalid_cursor
-from .connection import KafkaAddress, Link, job_topic, parse_url, redact
+from .address import KafkaAddress, parse_url, redact
+from .connection import Link, job_topic
 from .index import JobIndex, record_to_json
 from .offsets import SettledOffsets
 

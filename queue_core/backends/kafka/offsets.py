@@ -31,10 +31,11 @@ from confluent_kafka import (
 
 from ...errors import BackendError
 from ...status import JobStatus
+from .address import KafkaAddress
 from .connection import (
-    KafkaAddress,
     consumer_group,
     job_topic,
+    new_client,
     track_client_owner,
 )
 from .index import JobIndex
@@ -165,7 +166,9 @@ class SettledOffsets:
         if consumer is None:
             # assign() and commit() only: the group is never joined, so its
             # offsets can be committed from any process.
-            consumer = Consumer(
+            consumer = new_client(
+                Consumer,
+                self.address,
                 {
                     **self.address.client_config(),
                     "group.id": consumer_group(topic),
@@ -173,7 +176,7 @@ class SettledOffsets:
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "auto.offset.reset": "earliest",
-                }
+                },
             )
             self._consumers[topic] = consumer
         return consumer
