@@ -73,14 +73,19 @@ def full_topic(queue: Queue) -> str:
     return f"{queue.settings.prefix}.{queue.topic}"
 
 
+def kafka_topic(queue: Queue, kind: str) -> str:
+    """Return the Kafka topic of *queue*'s ``pending``, ``failed`` or ``dead`` jobs."""
+    return job_topic(queue.settings.prefix, queue.full_topic(), kind)
+
+
 def committed_offset(url: str, queue: Queue) -> int:
     """Return the offset the topic's consumer group committed on partition 0."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
     admin = AdminClient({"bootstrap.servers": url})
-    topic = full_topic(queue)
+    group = consumer_group(queue.settings.prefix, queue.full_topic())
     request = ConsumerGroupTopicPartitions(
-        consumer_group(topic), [TopicPartition(job_topic(topic, "pending"), 0)]
+        group, [TopicPartition(kafka_topic(queue, "pending"), 0)]
     )
     futures = admin.list_consumer_group_offsets([request])
     result = next(iter(futures.values())).result(timeout=30)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from queue_core import (
     BackendUnavailableError,
@@ -31,21 +31,38 @@ from queue_core.backends.kafka.connection import (
     job_topic,
     state_topic,
 )
+from queue_core.topics import MAX_PREFIX_LENGTH, MAX_TOPIC_LENGTH
 
 from .conftest import (
     MakeQueue,
     committed_offset,
-    full_topic,
+    kafka_topic,
     restart_broker,
     wait_for_offset,
 )
 
 
-def read_topic(url: str, name: str) -> list[tuple[str, bytes]]:
-    """Return the ``(key, value)`` of every message on partition 0 of *name*."""
+def read_topic(url: str, name: str, count: int) -> list[tuple[str, bytes]]:
+    """Return the ``(key, value)`` of every message on partition 0 of *name*.
+
+    Waits up to 10 s for *count* messages, because a push produces its copy
+    without waiting for it to be stored.
+    """
     consumer = Consumer({"bootstrap.servers": url, "group.id": "queuedeck-test-reader"})
+    partition = TopicPartition(name, 0)
+    deadline = time.monotonic() + 10
     try:
-        _, high = consumer.get_watermark_offsets(TopicPartition(name, 0), timeout=10)
+        while True:
+            try:
+                _, high = consumer.get_watermark_offsets(
+                    partition, timeout=10, cached=False
+                )
+            except KafkaException:
+                # A topic created a moment ago may have no leader yet.
+                high = -1
+            if high >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         consumer.assign([TopicPartition(name, 0, 0)])
         messages: list[tuple[str, bytes]] = []
         deadline = time.monotonic() + 10
@@ -212,14 +229,62 @@ def test_password_never_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_topic_names_map_apart() -> None:
-    assert job_topic("a-failed", "pending") != job_topic("a", "failed")
-    assert job_topic("a.b", "pending") != job_topic("a_b", "pending")
+    assert job_topic("", "a-failed", "pending") != job_topic("", "a", "failed")
+    assert job_topic("", "a.b", "pending") != job_topic("", "a_b", "pending")
+    assert job_topic("p", "p.a", "pending") == "queuedeck-p-a-pending"
+    assert job_topic("", "p.a", "pending") == "queuedeck-p_2ea-pending"
+    assert job_topic("", "p", "pending") != state_topic("p")
     assert encode_name("p.a-b_c") == "p_2ea_2db_5fc"
     assert state_topic("p") == "queuedeck-p-state"
     assert all(
         "." not in name
-        for name in (job_topic("x.y", "dead"), state_topic("p_q"), state_topic(""))
+        for name in (
+            job_topic("x", "x.y", "dead"),
+            state_topic("p_q"),
+            state_topic(""),
+        )
     )
+
+
+def test_long_topic_names_fit_kafka() -> None:
+    prefix = "p-" * 19 + "pp"
+    topic = "a--" * 33 + "a"
+    assert len(prefix) == MAX_PREFIX_LENGTH
+    assert len(topic) == MAX_TOPIC_LENGTH
+    names = {
+        job_topic(prefix, f"{prefix}.{topic}", "pending"),
+        job_topic(prefix, f"{prefix}.{topic[:-1]}b", "pending"),
+        job_topic("", topic, "pending"),
+        job_topic("", f"{topic[:-1]}b", "pending"),
+    }
+
+    assert len(names) == 4
+    for name in names:
+        assert len(name) <= 249
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", name)
+    assert job_topic("", topic, "pending").startswith("queuedeck-a_2d_2da")
+
+
+def test_topic_outside_prefix_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="TINA4_QUEUE_PREFIX"):
+        job_topic("p", "q.jobs", "pending")
+
+
+@pytest.mark.timeout(120)
+def test_long_valid_topic_works(make_queue: MakeQueue, kafka_url: str) -> None:
+    # Each '-' is '_2d' in a Kafka name, so without shortening this topic's
+    # pending topic would be longer than Kafka's limit of 249 characters.
+    topic = "a--" * 33 + "a"
+    queue = make_queue(topic)
+
+    job_id = queue.push({"n": 1})
+
+    job = queue.pop()
+    assert job is not None
+    assert job.id == job_id
+    assert job.complete()
+    messages = read_topic(kafka_url, kafka_topic(queue, "pending"), 1)
+    assert [key for key, _ in messages] == [job_id]
 
 
 # What lands on Kafka ------------------------------------------------------------
@@ -230,7 +295,7 @@ def test_push_lands_on_pending_topic(make_queue: MakeQueue, kafka_url: str) -> N
     first = queue.push({"n": 1})
     second = queue.push({"n": 2})
 
-    messages = read_topic(kafka_url, job_topic(full_topic(queue), "pending"))
+    messages = read_topic(kafka_url, kafka_topic(queue, "pending"), 2)
 
     assert [key for key, _ in messages] == [first, second]
 
@@ -242,7 +307,7 @@ def test_dead_job_copied_to_dead_topic(make_queue: MakeQueue, kafka_url: str) ->
     assert job is not None
     assert job.fail("boom")
 
-    messages = read_topic(kafka_url, job_topic(full_topic(queue), "dead"))
+    messages = read_topic(kafka_url, kafka_topic(queue, "dead"), 1)
 
     assert [key for key, _ in messages] == [job_id]
 

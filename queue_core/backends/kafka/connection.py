@@ -8,6 +8,7 @@ process shares one link; a forked child builds its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -43,6 +44,11 @@ MIN_COMPACTION_LAG_MS = 60 * 60 * 1000
 FOLLOW_BATCH = 500
 FOLLOW_TIMEOUT_SECONDS = 0.2
 ERROR_LOG_INTERVAL_SECONDS = 30.0
+# Kafka's maximum topic name length.
+MAX_TOPIC_NAME_LENGTH = 249
+# The queue's part of a name leaves room for "queuedeck-" and "-pending", the
+# longest parts that job_topic() and consumer_group() add.
+MAX_QUEUE_NAME_LENGTH = MAX_TOPIC_NAME_LENGTH - len("queuedeck-") - len("-pending")
 _UNKNOWN = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART)
 
 # Every object of this process that owns librdkafka clients. A forked child
@@ -106,14 +112,47 @@ def state_topic(prefix: str) -> str:
     return f"queuedeck-{encode_name(prefix)}-state" if prefix else "queuedeck-state"
 
 
-def job_topic(topic: str, kind: str) -> str:
+def queue_name(prefix: str, topic: str) -> str:
+    """Return the part of Kafka names that identifies *topic* of *prefix*.
+
+    *topic* is the full topic, prefix included. A prefixed topic gives two
+    ``-``-separated fields, ``<prefix>-<topic without prefix>``, and a topic
+    without a prefix gives one. So prefix ``a`` with topic ``b`` (full topic
+    ``a.b``) and topic ``a.b`` without a prefix, whose jobs live in different
+    state topics, never share a Kafka topic or consumer group.
+
+    A name longer than :data:`MAX_QUEUE_NAME_LENGTH` is cut and ends in
+    ``_z`` and 20 hex digits of its SHA-256, so every job topic fits Kafka's
+    limit. ``encode_name`` never writes ``_z``, so a cut name never equals an
+    uncut one.
+
+    :raises ConfigurationError: if *topic* does not start with *prefix* and
+        a dot, which happens only when a queue shares a backend opened with
+        another ``TINA4_QUEUE_PREFIX``.
+    """
+    if not prefix:
+        name = encode_name(topic)
+    elif topic.startswith(prefix + "."):
+        name = f"{encode_name(prefix)}-{encode_name(topic[len(prefix) + 1 :])}"
+    else:
+        raise ConfigurationError(
+            f"topic {topic!r} is outside the backend's TINA4_QUEUE_PREFIX "
+            f"{prefix!r}; give the queue the settings its backend was opened with"
+        )
+    if len(name) <= MAX_QUEUE_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:20]
+    return f"{name[: MAX_QUEUE_NAME_LENGTH - 22]}_z{digest}"
+
+
+def job_topic(prefix: str, topic: str, kind: str) -> str:
     """Return the Kafka topic of *topic*'s ``pending``, ``failed`` or ``dead`` jobs."""
-    return f"queuedeck-{encode_name(topic)}-{kind}"
+    return f"queuedeck-{queue_name(prefix, topic)}-{kind}"
 
 
-def consumer_group(topic: str) -> str:
+def consumer_group(prefix: str, topic: str) -> str:
     """Return the consumer group whose committed offsets track *topic*'s jobs."""
-    return f"queuedeck-{encode_name(topic)}-workers"
+    return f"queuedeck-{queue_name(prefix, topic)}-workers"
 
 
 # The link -----------------------------------------------------------------------

@@ -84,7 +84,7 @@ class BackendCore(Backend):
                     self._link_.state,
                 )
                 self._offsets = SettledOffsets(
-                    self.address, self._link_.sync, timeout=self.timeout
+                    self.address, self.prefix, self._link_.sync, timeout=self.timeout
                 )
             return self._link_
 
@@ -159,18 +159,19 @@ class BackendCore(Backend):
 
     def enqueue(self, record: JobRecord) -> None:
         link = self._link()
-        topic = record.topic
-        pending = job_topic(topic, "pending")
-        link.create_topics(
-            [pending, job_topic(topic, "failed"), job_topic(topic, "dead")],
-            partitions=self.address.partitions,
+        pending, failed, dead = (
+            job_topic(self.prefix, record.topic, kind)
+            for kind in ("pending", "failed", "dead")
         )
+        link.create_topics([pending, failed, dead], partitions=self.address.partitions)
         value = {"version": 0, "record": record_to_json(record)}
         # The state message makes the job durable, so only it is waited for.
-        # The copy goes out first and is usually stored by then; close()
-        # waits for any copy still in flight.
-        link.send_later(pending, record.id, dump_json(copy_message(record)))
+        # The copy is produced only after it is stored, so every copy on the
+        # pending topic has a state message before it, which the offset
+        # commits rely on (see offsets.py). close() waits for any copy still
+        # in flight.
         link.send([(link.state, record.id, dump_json(value))])
+        link.send_later(pending, record.id, dump_json(copy_message(record)))
 
 
 def state_change(

@@ -1,7 +1,7 @@
 """Committed offsets of the job topics: the settled prefix of each partition.
 
 Every topic's pending Kafka topic has a consumer group,
-``queuedeck-<topic>-workers``. After a job is settled, a daemon thread reads
+``queuedeck-<queue>-workers``. After a job is settled, a daemon thread reads
 each partition from the group's committed offset and moves past every message
 whose job is completed, failed, dead or deleted, stopping at the first job
 still pending or reserved. It commits the offset it stopped at. The committed
@@ -53,12 +53,14 @@ class SettledOffsets:
     def __init__(
         self,
         address: KafkaAddress,
+        prefix: str,
         sync: Callable[[], JobIndex],
         *,
         timeout: float,
         interval: float = COMMIT_INTERVAL_SECONDS,
     ) -> None:
         self.address = address
+        self.prefix = prefix
         self.sync = sync
         self.timeout = timeout
         self.interval = interval
@@ -111,38 +113,52 @@ class SettledOffsets:
 
         Returns the committed offset of each partition.
         """
-        # The index must hold every job the topic's messages name, so a job
-        # missing from it was deleted, not merely unread.
-        index = self.sync()
         consumer = self._consumer(topic)
-        name = job_topic(topic, "pending")
+        name = job_topic(self.prefix, topic, "pending")
         metadata = consumer.list_topics(name, timeout=self.timeout)
         partitions = sorted(metadata.topics[name].partitions)
+        # The end of each partition is read before the state topic. A push
+        # stores its state message before its copy, so every copy below these
+        # ends has its state message in the index after sync(), and a job the
+        # index does not contain was deleted, not merely unread.
+        ends = {
+            partition: consumer.get_watermark_offsets(
+                TopicPartition(name, partition), timeout=self.timeout, cached=False
+            )[1]
+            for partition in partitions
+        }
+        index = self.sync()
         stored = consumer.committed(
             [TopicPartition(name, p) for p in partitions], timeout=self.timeout
         )
         result: dict[int, int] = {}
         commits = []
         for position in stored:
+            partition = position.partition
             start = position.offset
             if start == OFFSET_INVALID or start < 0:
                 start, _ = consumer.get_watermark_offsets(
-                    TopicPartition(name, position.partition), timeout=self.timeout
+                    TopicPartition(name, partition), timeout=self.timeout
                 )
-            end = self._settled_end(index, consumer, name, position.partition, start)
-            result[position.partition] = end
+            end = self._settled_end(
+                index, consumer, name, partition, start, ends[partition]
+            )
+            result[partition] = end
             if end != position.offset:
-                commits.append(TopicPartition(name, position.partition, end))
+                commits.append(TopicPartition(name, partition, end))
         if commits:
             consumer.commit(offsets=commits, asynchronous=False)
         return result
 
     def _settled_end(
-        self, index: JobIndex, consumer: Any, name: str, partition: int, start: int
+        self,
+        index: JobIndex,
+        consumer: Any,
+        name: str,
+        partition: int,
+        start: int,
+        high: int,
     ) -> int:
-        _, high = consumer.get_watermark_offsets(
-            TopicPartition(name, partition), timeout=self.timeout, cached=False
-        )
         if start >= high:
             return start
         consumer.assign([TopicPartition(name, partition, start)])
@@ -154,6 +170,8 @@ class SettledOffsets:
                     break
                 if message.error() is not None:
                     continue
+                if message.offset() >= high:
+                    break
                 if not _is_settled(index, (message.key() or b"").decode()):
                     return offset
                 offset = message.offset() + 1
@@ -171,7 +189,7 @@ class SettledOffsets:
                 self.address,
                 {
                     **self.address.client_config(),
-                    "group.id": consumer_group(topic),
+                    "group.id": consumer_group(self.prefix, topic),
                     "client.id": f"queuedeck-offsets-{uuid.uuid4().hex[:8]}",
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,

@@ -18,7 +18,7 @@ from ..base import (
     fold_ascii,
     record_contains,
 )
-from .connection import job_topic, new_client, state_topic
+from .connection import encode_name, new_client, state_topic
 from .core import BackendCore, dump_json, parse_cursor, state_change, worker_json
 from .index import WORKER_KEY_PREFIX, Snapshot
 
@@ -193,12 +193,15 @@ class Operations(BackendCore):
 
         admin = new_client(AdminClient, self.address, self.address.client_config())
         state = state_topic(self.prefix)
-        start = job_topic(f"{self.prefix}." if self.prefix else "", "")[:-1]
+        # A prefixed job topic has four '-'-separated fields, and the second
+        # is the prefix (see queue_name()).
+        start = f"queuedeck-{encode_name(self.prefix)}-"
         listed = admin.list_topics(timeout=self.timeout).topics
         names = [
             name
             for name in listed
-            if name == state or (self.prefix and name.startswith(start))
+            if name == state
+            or (self.prefix and name.startswith(start) and name.count("-") == 3)
         ]
         if not names:
             return 0

@@ -179,7 +179,7 @@ class Work(BackendCore):
             link.send(
                 [
                     (
-                        job_topic(record.topic, kind),
+                        job_topic(self.prefix, record.topic, kind),
                         record.id,
                         dump_json(copy_message(record)),
                     )
