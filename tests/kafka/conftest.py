@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from queue_core import Queue, Settings
@@ -76,6 +77,33 @@ def full_topic(queue: Queue) -> str:
 def kafka_topic(queue: Queue, kind: str) -> str:
     """Return the Kafka topic of *queue*'s ``pending``, ``failed`` or ``dead`` jobs."""
     return job_topic(queue.settings.prefix, queue.full_topic(), kind)
+
+
+def end_offset(url: str, name: str, at_least: int = 0) -> int:
+    """Return the high watermark of partition 0 of topic *name*.
+
+    Waits up to 10 s for it to reach *at_least*, because a push produces its
+    copy without waiting for it to be stored.
+    """
+    partition = TopicPartition(name, 0)
+    consumer = Consumer({"bootstrap.servers": url, "group.id": "queuedeck-test-ends"})
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                _, high = consumer.get_watermark_offsets(
+                    partition, timeout=10, cached=False
+                )
+            except KafkaException:
+                # A topic created a moment ago may have no leader yet.
+                if time.monotonic() > deadline:
+                    raise
+                high = -1
+            if high >= at_least or time.monotonic() > deadline:
+                return int(high)
+            time.sleep(0.2)
+    finally:
+        consumer.close()
 
 
 def committed_offset(url: str, queue: Queue) -> int:

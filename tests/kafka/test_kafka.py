@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from queue_core import (
     BackendUnavailableError,
@@ -36,6 +36,7 @@ from queue_core.topics import MAX_PREFIX_LENGTH, MAX_TOPIC_LENGTH
 from .conftest import (
     MakeQueue,
     committed_offset,
+    end_offset,
     kafka_topic,
     restart_broker,
     wait_for_offset,
@@ -48,21 +49,9 @@ def read_topic(url: str, name: str, count: int) -> list[tuple[str, bytes]]:
     Waits up to 10 s for *count* messages, because a push produces its copy
     without waiting for it to be stored.
     """
+    high = end_offset(url, name, at_least=count)
     consumer = Consumer({"bootstrap.servers": url, "group.id": "queuedeck-test-reader"})
-    partition = TopicPartition(name, 0)
-    deadline = time.monotonic() + 10
     try:
-        while True:
-            try:
-                _, high = consumer.get_watermark_offsets(
-                    partition, timeout=10, cached=False
-                )
-            except KafkaException:
-                # A topic created a moment ago may have no leader yet.
-                high = -1
-            if high >= count or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
         consumer.assign([TopicPartition(name, 0, 0)])
         messages: list[tuple[str, bytes]] = []
         deadline = time.monotonic() + 10

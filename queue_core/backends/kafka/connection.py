@@ -38,6 +38,13 @@ logger = logging.getLogger(__name__)
 # A job message contains the payload (1 MiB by default) and an error text of up
 # to 65536 characters, both escaped once more inside the message's JSON.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Room that a job's later messages need beyond its first one. Its error text
+# of up to 65536 characters takes up to 12 bytes per character once JSON
+# escapes it (a surrogate pair). The lease and signature fields and
+# librdkafka's framing of each message add a little more.
+JOB_MESSAGE_RESERVE_BYTES = 1024 * 1024
+# The largest key plus value a push may produce.
+MAX_JOB_MESSAGE_BYTES = MAX_MESSAGE_BYTES - JOB_MESSAGE_RESERVE_BYTES
 # Compaction leaves the newest hour alone, so a writer whose conditional
 # message lost a race has time to write the job's state again after it.
 MIN_COMPACTION_LAG_MS = 60 * 60 * 1000

@@ -11,10 +11,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ...errors import PayloadTooLargeError
 from ...status import JobStatus
 from ..base import Backend, JobRecord, WorkerRecord, invalid_cursor
 from .address import KafkaAddress, parse_url, redact
-from .connection import Link, job_topic
+from .connection import (
+    JOB_MESSAGE_RESERVE_BYTES,
+    MAX_JOB_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES,
+    Link,
+    job_topic,
+)
 from .index import JobIndex, record_to_json
 from .offsets import SettledOffsets
 
@@ -158,20 +165,41 @@ class BackendCore(Backend):
         return self._write([(record.id, state_change(record, version))])[0]
 
     def enqueue(self, record: JobRecord) -> None:
+        state = dump_json({"version": 0, "record": record_to_json(record)})
+        copy = dump_json(copy_message(record))
+        check_message_size(record, max(len(state), len(copy)))
         link = self._link()
         pending, failed, dead = (
             job_topic(self.prefix, record.topic, kind)
             for kind in ("pending", "failed", "dead")
         )
         link.create_topics([pending, failed, dead], partitions=self.address.partitions)
-        value = {"version": 0, "record": record_to_json(record)}
         # The state message makes the job durable, so only it is waited for.
         # The copy is produced only after it is stored, so every copy on the
         # pending topic has a state message before it, which the offset
         # commits rely on (see offsets.py). close() waits for any copy still
         # in flight.
-        link.send([(link.state, record.id, dump_json(value))])
-        link.send_later(pending, record.id, dump_json(copy_message(record)))
+        link.send([(link.state, record.id, state)])
+        link.send_later(pending, record.id, copy)
+
+
+def check_message_size(record: JobRecord, value_bytes: int) -> None:
+    """Reject a job whose largest message would not fit a Kafka message.
+
+    Runs before anything is produced, so a rejected push stores nothing.
+
+    :raises PayloadTooLargeError: if the key plus *value_bytes* is over
+        :data:`MAX_JOB_MESSAGE_BYTES`.
+    """
+    size = len(record.id) + value_bytes
+    if size > MAX_JOB_MESSAGE_BYTES:
+        raise PayloadTooLargeError(
+            f"job message is {size} bytes, over the Kafka backend's limit of "
+            f"{MAX_JOB_MESSAGE_BYTES} bytes (the {MAX_MESSAGE_BYTES}-byte message "
+            f"limit less {JOB_MESSAGE_RESERVE_BYTES} bytes kept for the job's "
+            "later changes), because the payload is escaped once more inside "
+            "the message; store large data elsewhere and push a reference to it"
+        )
 
 
 def state_change(
