@@ -29,7 +29,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from ...errors import BackendError
+from ...errors import BackendError, BackendUnavailableError
 from ...status import JobStatus
 from .address import KafkaAddress
 from .connection import (
@@ -115,8 +115,15 @@ class SettledOffsets:
         """
         consumer = self._consumer(topic)
         name = job_topic(self.prefix, topic, "pending")
-        metadata = consumer.list_topics(name, timeout=self.timeout)
-        partitions = sorted(metadata.topics[name].partitions)
+        metadata = consumer.list_topics(name, timeout=self.timeout).topics.get(name)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            # A topic created a moment ago may have no partitions in the
+            # client's metadata yet. Raising makes flush() try again.
+            raise BackendUnavailableError(
+                f"topic {name!r} has no partitions in the metadata of Kafka at "
+                f"{self.address.bootstrap} yet"
+            )
+        partitions = sorted(metadata.partitions)
         # The end of each partition is read before the state topic. A push
         # stores its state message before its copy, so every copy below these
         # ends has its state message in the index after sync(), and a job the
