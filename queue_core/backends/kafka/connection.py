@@ -56,7 +56,6 @@ MAX_TOPIC_NAME_LENGTH = 249
 # The queue's part of a name leaves room for "queuedeck-" and "-pending", the
 # longest parts that job_topic() and consumer_group() add.
 MAX_QUEUE_NAME_LENGTH = MAX_TOPIC_NAME_LENGTH - len("queuedeck-") - len("-pending")
-_UNKNOWN = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART)
 
 # Every object of this process that owns librdkafka clients. A forked child
 # keeps the ones it inherited alive until it exits: freeing one there would
@@ -359,16 +358,18 @@ class Link:
         partition = TopicPartition(self.state, 0)
         deadline = time.monotonic() + self.timeout
         while True:
+            remaining = deadline - time.monotonic()
             try:
                 _, high = self._lookup.get_watermark_offsets(
-                    partition, timeout=self.timeout, cached=False
+                    partition, timeout=max(remaining, 0.1), cached=False
                 )
                 return int(high)
             except KafkaException as exc:
                 # A topic created a moment ago may be missing from the
-                # client's metadata until the next refresh.
-                code = exc.args[0].code()
-                if code not in _UNKNOWN or time.monotonic() > deadline:
+                # client's metadata, and a restarting broker answers "not
+                # leader" until the partition has a leader again, so every
+                # error but a fatal one is retried until the deadline.
+                if exc.args[0].fatal() or time.monotonic() > deadline:
                     raise self.unavailable(
                         "reading the end of the state topic failed", exc
                     ) from exc

@@ -28,7 +28,6 @@ from .offsets import SettledOffsets
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30.0
-CLAIM_WARNING_INTERVAL = 30.0
 # A claim that loses a race picks at random among this many next jobs, so
 # processes racing for the head of a topic spread out instead of colliding.
 CLAIM_SPREAD = 8
@@ -64,7 +63,6 @@ class BackendCore(Backend):
         self._pid = os.getpid()
         self._leases: dict[str, Lease] = {}
         self._claiming: set[str] = set()
-        self._next_claim_warning = 0.0
 
     def __repr__(self) -> str:
         return f"<KafkaBackend {redact(self.url)!r} prefix={self.prefix!r}>"
