@@ -366,7 +366,7 @@ class Link:
                 return int(high)
             except KafkaException as exc:
                 # A topic created a moment ago may be missing from the
-                # client's metadata, and a restarting broker answers "not
+                # client's metadata, and a restarting broker returns "not
                 # leader" until the partition has a leader again, so every
                 # error but a fatal one is retried until the deadline.
                 if exc.args[0].fatal() or time.monotonic() > deadline:
