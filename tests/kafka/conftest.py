@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from queue_core import Queue, Settings
@@ -73,14 +74,46 @@ def full_topic(queue: Queue) -> str:
     return f"{queue.settings.prefix}.{queue.topic}"
 
 
+def kafka_topic(queue: Queue, kind: str) -> str:
+    """Return the Kafka topic of *queue*'s ``pending``, ``failed`` or ``dead`` jobs."""
+    return job_topic(queue.settings.prefix, queue.full_topic(), kind)
+
+
+def end_offset(url: str, name: str, at_least: int = 0) -> int:
+    """Return the high watermark of partition 0 of topic *name*.
+
+    Waits up to 10 s for it to reach *at_least*, because a push produces its
+    copy without waiting for it to be stored.
+    """
+    partition = TopicPartition(name, 0)
+    consumer = Consumer({"bootstrap.servers": url, "group.id": "queuedeck-test-ends"})
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                _, high = consumer.get_watermark_offsets(
+                    partition, timeout=10, cached=False
+                )
+            except KafkaException:
+                # A topic created a moment ago may have no leader yet.
+                if time.monotonic() > deadline:
+                    raise
+                high = -1
+            if high >= at_least or time.monotonic() > deadline:
+                return int(high)
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
 def committed_offset(url: str, queue: Queue) -> int:
     """Return the offset the topic's consumer group committed on partition 0."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
     admin = AdminClient({"bootstrap.servers": url})
-    topic = full_topic(queue)
+    group = consumer_group(queue.settings.prefix, queue.full_topic())
     request = ConsumerGroupTopicPartitions(
-        consumer_group(topic), [TopicPartition(job_topic(topic, "pending"), 0)]
+        group, [TopicPartition(kafka_topic(queue, "pending"), 0)]
     )
     futures = admin.list_consumer_group_offsets([request])
     result = next(iter(futures.values())).result(timeout=30)

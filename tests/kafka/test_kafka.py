@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,28 +25,33 @@ from queue_core import (
     Settings,
 )
 from queue_core.backends.kafka import KafkaBackend
+from queue_core.backends.kafka.address import parse_url, redact
 from queue_core.backends.kafka.connection import (
     encode_name,
     job_topic,
-    parse_url,
-    redact,
     state_topic,
 )
+from queue_core.topics import MAX_PREFIX_LENGTH, MAX_TOPIC_LENGTH
 
 from .conftest import (
     MakeQueue,
     committed_offset,
-    full_topic,
+    end_offset,
+    kafka_topic,
     restart_broker,
     wait_for_offset,
 )
 
 
-def read_topic(url: str, name: str) -> list[tuple[str, bytes]]:
-    """Return the ``(key, value)`` of every message on partition 0 of *name*."""
+def read_topic(url: str, name: str, count: int) -> list[tuple[str, bytes]]:
+    """Return the ``(key, value)`` of every message on partition 0 of *name*.
+
+    Waits up to 10 s for *count* messages, because a push produces its copy
+    without waiting for it to be stored.
+    """
+    high = end_offset(url, name, at_least=count)
     consumer = Consumer({"bootstrap.servers": url, "group.id": "queuedeck-test-reader"})
     try:
-        _, high = consumer.get_watermark_offsets(TopicPartition(name, 0), timeout=10)
         consumer.assign([TopicPartition(name, 0, 0)])
         messages: list[tuple[str, bytes]] = []
         deadline = time.monotonic() + 10
@@ -101,33 +107,192 @@ def test_redact_hides_password() -> None:
     assert "secret" not in repr(backend)
 
 
+def test_url_forms_with_secrets_parse() -> None:
+    unencoded = parse_url("kafka://user:hun@ter/2#x@127.0.0.1:19092?client.id=a@b")
+    assert unencoded.bootstrap == "127.0.0.1:19092"
+    assert unencoded.options["sasl.password"] == "hun@ter/2#x"
+    assert unencoded.options["client.id"] == "a@b"
+
+    question = parse_url("user:pass?word@127.0.0.1")
+    assert question.bootstrap == "127.0.0.1:9092"
+    assert question.options["sasl.password"] == "pass?word"
+
+    ipv6 = parse_url("kafka://[::1],[::1]:19092")
+    assert ipv6.bootstrap == "[::1]:9092,[::1]:19092"
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("user:hunter2@127.0.0.1:19092", "hunter2"),
+        ("kafka://user:hun@ter2@127.0.0.1:19092", "ter2"),
+        ("kafka://user:pass?word@127.0.0.1:19092", "word"),
+        ("kafka://user:pass/word#x@127.0.0.1:19092", "word"),
+        ("kafka://127.0.0.1:19092?sasl.username=u&sasl.password=hunter2", "hunter2"),
+        ("kafka://127.0.0.1:19092?ssl.key.password=hunter2", "hunter2"),
+        ("kafka://127.0.0.1?sasl.oauthbearer.client.secret=hunter2", "hunter2"),
+        ("kafka://127.0.0.1?sasl%2Epassword=hunter2", "hunter2"),
+    ],
+    ids=[
+        "no-scheme",
+        "at-sign-in-password",
+        "question-mark-in-password",
+        "slash-and-hash-in-password",
+        "password-option",
+        "key-password-option",
+        "client-secret-option",
+        "encoded-option-name",
+    ],
+)
+def test_repr_hides_secret(url: str, secret: str) -> None:
+    backend = KafkaBackend(url, prefix="p")
+
+    assert secret not in repr(backend)
+    assert secret not in redact(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["user:hunter2@", "kafka://user:hunter2@", "user:hunter2@host:abc"]
+)
+def test_url_error_hides_password(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="TINA4_QUEUE_URL") as error:
+        parse_url(url)
+
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize("port", ["abc", "99999", "0", "-1", ""])
+def test_invalid_port_rejected(port: str) -> None:
+    with pytest.raises(ConfigurationError, match="1 to 65535") as error:
+        parse_url(f"127.0.0.1:{port}")
+
+    assert repr(port) in str(error.value)
+
+
+@pytest.mark.parametrize("url", ["kafka://host/path:1", "kafka://a b:1", ":9092"])
+def test_invalid_host_rejected(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid host"):
+        parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ("no.such.option=1", r"no\.such\.option"),
+        ("security.protocol=bogus", r"security\.protocol"),
+    ],
+)
+def test_invalid_client_option_rejected(
+    environ: dict[str, str], kafka_url: str, option: str, named: str
+) -> None:
+    settings = Settings(
+        backend="kafka",
+        url=f"kafka://{kafka_url}?{option}&sasl.password=hunter2",
+        prefix=environ["TINA4_QUEUE_PREFIX"],
+    )
+    queue = Queue("jobs", settings=settings)
+
+    with pytest.raises(ConfigurationError, match="TINA4_QUEUE_URL") as error:
+        queue.push({"n": 1})
+
+    assert re.search(named, str(error.value))
+    assert "hunter2" not in str(error.value)
+
+
 def test_password_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    # Port 1 refuses connections, so every call fails and logs its error.
+    # Port 1 refuses connections, so every call raises an error naming it.
     backend = KafkaBackend(
         "kafka://user:secret@127.0.0.1:1", prefix="unreachable", timeout=1
     )
     settings = Settings(backend="kafka", url="127.0.0.1:1", prefix="unreachable")
     queue = Queue("jobs", settings=settings, backend=backend)
 
-    assert queue.pop() is None
-    with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:1"):
+    with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:1") as popped:
+        queue.pop()
+    with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:1") as pushed:
         queue.push({"n": 1})
     queue.close()
 
-    assert "claim on topic" in caplog.text
     assert "secret" not in caplog.text
+    assert "secret" not in str(popped.value)
+    assert "secret" not in str(pushed.value)
+
+
+@pytest.mark.timeout(60)
+def test_pop_unreachable_raises_within_timeout() -> None:
+    # Lease recovery runs before each claim. It raises on an unreachable
+    # broker, so pop() waits one timeout in total, not one per step.
+    timeout = 4.0
+    backend = KafkaBackend("127.0.0.1:1", prefix="unreachable", timeout=timeout)
+    settings = Settings(backend="kafka", url="127.0.0.1:1", prefix="unreachable")
+    queue = Queue("jobs", settings=settings, backend=backend)
+
+    for _ in range(2):
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:1"):
+            queue.pop()
+        assert time.monotonic() - started < 1.5 * timeout
+    queue.close()
 
 
 def test_topic_names_map_apart() -> None:
-    assert job_topic("a-failed", "pending") != job_topic("a", "failed")
-    assert job_topic("a.b", "pending") != job_topic("a_b", "pending")
+    assert job_topic("", "a-failed", "pending") != job_topic("", "a", "failed")
+    assert job_topic("", "a.b", "pending") != job_topic("", "a_b", "pending")
+    assert job_topic("p", "p.a", "pending") == "queuedeck-p-a-pending"
+    assert job_topic("", "p.a", "pending") == "queuedeck-p_2ea-pending"
+    assert job_topic("", "p", "pending") != state_topic("p")
     assert encode_name("p.a-b_c") == "p_2ea_2db_5fc"
     assert state_topic("p") == "queuedeck-p-state"
     assert all(
         "." not in name
-        for name in (job_topic("x.y", "dead"), state_topic("p_q"), state_topic(""))
+        for name in (
+            job_topic("x", "x.y", "dead"),
+            state_topic("p_q"),
+            state_topic(""),
+        )
     )
+
+
+def test_long_topic_names_fit_kafka() -> None:
+    prefix = "p-" * 19 + "pp"
+    topic = "a--" * 33 + "a"
+    assert len(prefix) == MAX_PREFIX_LENGTH
+    assert len(topic) == MAX_TOPIC_LENGTH
+    names = {
+        job_topic(prefix, f"{prefix}.{topic}", "pending"),
+        job_topic(prefix, f"{prefix}.{topic[:-1]}b", "pending"),
+        job_topic("", topic, "pending"),
+        job_topic("", f"{topic[:-1]}b", "pending"),
+    }
+
+    assert len(names) == 4
+    for name in names:
+        assert len(name) <= 249
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", name)
+    assert job_topic("", topic, "pending").startswith("queuedeck-a_2d_2da")
+
+
+def test_topic_outside_prefix_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="TINA4_QUEUE_PREFIX"):
+        job_topic("p", "q.jobs", "pending")
+
+
+@pytest.mark.timeout(120)
+def test_long_valid_topic_works(make_queue: MakeQueue, kafka_url: str) -> None:
+    # Each '-' is '_2d' in a Kafka name, so without shortening this topic's
+    # pending topic would be longer than Kafka's limit of 249 characters.
+    topic = "a--" * 33 + "a"
+    queue = make_queue(topic)
+
+    job_id = queue.push({"n": 1})
+
+    job = queue.pop()
+    assert job is not None
+    assert job.id == job_id
+    assert job.complete()
+    messages = read_topic(kafka_url, kafka_topic(queue, "pending"), 1)
+    assert [key for key, _ in messages] == [job_id]
 
 
 # What lands on Kafka ------------------------------------------------------------
@@ -138,7 +303,7 @@ def test_push_lands_on_pending_topic(make_queue: MakeQueue, kafka_url: str) -> N
     first = queue.push({"n": 1})
     second = queue.push({"n": 2})
 
-    messages = read_topic(kafka_url, job_topic(full_topic(queue), "pending"))
+    messages = read_topic(kafka_url, kafka_topic(queue, "pending"), 2)
 
     assert [key for key, _ in messages] == [first, second]
 
@@ -150,7 +315,7 @@ def test_dead_job_copied_to_dead_topic(make_queue: MakeQueue, kafka_url: str) ->
     assert job is not None
     assert job.fail("boom")
 
-    messages = read_topic(kafka_url, job_topic(full_topic(queue), "dead"))
+    messages = read_topic(kafka_url, kafka_topic(queue, "dead"), 1)
 
     assert [key for key, _ in messages] == [job_id]
 
@@ -213,6 +378,20 @@ def test_state_survives_new_process(make_queue: MakeQueue) -> None:
     job = fresh.pop()
     assert job is not None
     assert job.id == kept
+
+
+# Pages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cursor", ["nan/x", "NaN", "inf/x", "-inf/x", "1.5/", "1.5"])
+def test_non_finite_cursor_rejected(make_queue: MakeQueue, cursor: str) -> None:
+    # No page returns such a cursor. A NaN compares false with every
+    # creation time, so it would silently select the first page.
+    queue = make_queue()
+    queue.push({"n": 1})
+
+    with pytest.raises(ValueError, match="invalid page cursor"):
+        queue.jobs("pending", cursor=cursor)
 
 
 # Faults -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Supports every queue operation. ``TINA4_QUEUE_URL`` is the bootstrap list,
 ``host:port[,host:port]``, or ``kafka://[user:password@]host:port?options``
 where ``partitions=N`` sets the partitions of each job topic and any other
-option goes to librdkafka. The password is never logged.
+option goes to librdkafka. The password and secret options are never logged.
 
 Storage, per ``TINA4_QUEUE_PREFIX`` and per topic:
 
@@ -11,10 +11,12 @@ Storage, per ``TINA4_QUEUE_PREFIX`` and per topic:
   message carries a job's whole record, so the topic contains the state of
   every live job. Each process reads it into a :class:`JobIndex` and follows it, and
   that index answers claims, counts, pages, lookups and error groups.
-- ``queuedeck-<topic>-pending``: every pushed job, in push order, for tools
-  that read the topic. The consumer group ``queuedeck-<topic>-workers``
-  commits, per partition, the offset after the longest run of settled jobs.
-- ``queuedeck-<topic>-failed`` and ``queuedeck-<topic>-dead``: a copy of each
+- ``queuedeck-<queue>-pending``: every pushed job, in push order, for tools
+  that read the topic. ``<queue>`` is ``<prefix>-<topic>``, or ``<topic>``
+  without a prefix (see ``connection.queue_name``). The consumer group
+  ``queuedeck-<queue>-workers`` commits, per partition, the offset after the
+  longest run of settled jobs.
+- ``queuedeck-<queue>-failed`` and ``queuedeck-<queue>-dead``: a copy of each
   job that failed or died.
 
 See ``docs/backends/kafka.md`` for the design. The backend's parts: ``core``

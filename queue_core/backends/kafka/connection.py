@@ -8,6 +8,7 @@ process shares one link; a forked child builds its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,9 +17,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -31,21 +30,32 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ...errors import BackendUnavailableError, ConfigurationError
+from .address import KafkaAddress
 from .index import JobIndex
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9092
 # A job message contains the payload (1 MiB by default) and an error text of up
 # to 65536 characters, both escaped once more inside the message's JSON.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Room that a job's later messages need beyond its first one. Its error text
+# of up to 65536 characters takes up to 12 bytes per character once JSON
+# escapes it (a surrogate pair). The lease and signature fields and
+# librdkafka's framing of each message add a little more.
+JOB_MESSAGE_RESERVE_BYTES = 1024 * 1024
+# The largest key plus value a push may produce.
+MAX_JOB_MESSAGE_BYTES = MAX_MESSAGE_BYTES - JOB_MESSAGE_RESERVE_BYTES
 # Compaction leaves the newest hour alone, so a writer whose conditional
 # message lost a race has time to write the job's state again after it.
 MIN_COMPACTION_LAG_MS = 60 * 60 * 1000
 FOLLOW_BATCH = 500
 FOLLOW_TIMEOUT_SECONDS = 0.2
 ERROR_LOG_INTERVAL_SECONDS = 30.0
-_UNKNOWN = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART)
+# Kafka's maximum topic name length.
+MAX_TOPIC_NAME_LENGTH = 249
+# The queue's part of a name leaves room for "queuedeck-" and "-pending", the
+# longest parts that job_topic() and consumer_group() add.
+MAX_QUEUE_NAME_LENGTH = MAX_TOPIC_NAME_LENGTH - len("queuedeck-") - len("-pending")
 
 # Every object of this process that owns librdkafka clients. A forked child
 # keeps the ones it inherited alive until it exits: freeing one there would
@@ -67,90 +77,23 @@ def _keep_inherited_owners() -> None:
 os.register_at_fork(after_in_child=_keep_inherited_owners)
 
 
-@dataclass(frozen=True)
-class KafkaAddress:
-    """The parsed ``TINA4_QUEUE_URL``: bootstrap servers and client options."""
+def new_client(kind: Any, address: KafkaAddress, config: dict[str, Any]) -> Any:
+    """Return a librdkafka client of class *kind* built from *config*.
 
-    bootstrap: str
-    partitions: int = 1
-    replication: int = -1
-    options: dict[str, str] = field(default_factory=dict)
-
-    def client_config(self) -> dict[str, Any]:
-        """Return the librdkafka settings every client of this address shares."""
-        return {"bootstrap.servers": self.bootstrap, **self.options}
-
-
-def parse_url(url: str) -> KafkaAddress:
-    """Parse ``host:port[,host:port]`` or ``kafka://[user:password@]hosts?opts``.
-
-    Query options ``partitions`` (of each job topic) and ``replication`` (of
-    every topic, ``-1`` for the broker default) are the backend's own. Any
-    other option, such as ``security.protocol=SASL_SSL``, goes to librdkafka.
-    A user and password become ``sasl.username`` and ``sasl.password``.
-
-    :raises ConfigurationError: if the URL or an option is invalid.
+    :raises ConfigurationError: if librdkafka rejects an option, which comes
+        from the query of ``TINA4_QUEUE_URL`` unless queuedeck set it.
     """
-    text = url.strip()
-    if "://" not in text:
-        text = f"kafka://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("kafka", "kafka+ssl"):
-        raise ConfigurationError(
-            f"invalid TINA4_QUEUE_URL scheme {parts.scheme!r} for the Kafka "
-            "backend; use host:port or kafka://host:port"
-        )
-    hosts = parts.netloc.rpartition("@")[2]
-    servers = [_with_port(host) for host in hosts.split(",") if host]
-    if not servers:
-        raise ConfigurationError(
-            f"TINA4_QUEUE_URL {redact(url)!r} names no Kafka server; use "
-            "host:port or kafka://host:port"
-        )
-    options: dict[str, str] = {}
-    if parts.scheme == "kafka+ssl":
-        options["security.protocol"] = "SSL"
-    if parts.username:
-        options["sasl.username"] = unquote(parts.username)
-        options["sasl.password"] = unquote(parts.password or "")
-        options.setdefault("security.protocol", "SASL_PLAINTEXT")
-        options.setdefault("sasl.mechanism", "PLAIN")
-    partitions, replication = 1, -1
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name == "partitions":
-            partitions = _integer_option(name, value, minimum=1)
-        elif name == "replication":
-            replication = _integer_option(name, value, minimum=-1)
-        else:
-            options[name] = value
-    return KafkaAddress(",".join(servers), partitions, replication, options)
-
-
-def _with_port(host: str) -> str:
-    return host if host.rpartition(":")[2].isdigit() else f"{host}:{DEFAULT_PORT}"
-
-
-def _integer_option(name: str, value: str, *, minimum: int) -> int:
     try:
-        number = int(value)
-    except ValueError:
-        number = minimum - 1
-    if number < minimum or number == 0:
+        return kind(config)
+    except KafkaException as exc:
+        error = exc.args[0]
+        if error.code() != KafkaError._INVALID_ARG:
+            raise
         raise ConfigurationError(
-            f"invalid TINA4_QUEUE_URL option {name}={value!r}; use a whole number "
-            f"of at least {max(minimum, 1)}" + (" or -1" if minimum < 0 else "")
-        )
-    return number
-
-
-def redact(url: str) -> str:
-    """Return *url* with its password replaced by ``***``."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, _, hosts = rest.partition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{hosts}" if ":" in credentials else url
+            "invalid Kafka client option in TINA4_QUEUE_URL: "
+            f"{address.hide_secrets(error.str())}; fix or remove the option, "
+            "following librdkafka's CONFIGURATION.md"
+        ) from None
 
 
 # Topic names --------------------------------------------------------------------
@@ -175,14 +118,47 @@ def state_topic(prefix: str) -> str:
     return f"queuedeck-{encode_name(prefix)}-state" if prefix else "queuedeck-state"
 
 
-def job_topic(topic: str, kind: str) -> str:
+def queue_name(prefix: str, topic: str) -> str:
+    """Return the part of Kafka names that identifies *topic* of *prefix*.
+
+    *topic* is the full topic, prefix included. A prefixed topic gives two
+    ``-``-separated fields, ``<prefix>-<topic without prefix>``, and a topic
+    without a prefix gives one. So prefix ``a`` with topic ``b`` (full topic
+    ``a.b``) and topic ``a.b`` without a prefix, whose jobs live in different
+    state topics, never share a Kafka topic or consumer group.
+
+    A name longer than :data:`MAX_QUEUE_NAME_LENGTH` is cut and ends in
+    ``_z`` and 20 hex digits of its SHA-256, so every job topic fits Kafka's
+    limit. ``encode_name`` never writes ``_z``, so a cut name never equals an
+    uncut one.
+
+    :raises ConfigurationError: if *topic* does not start with *prefix* and
+        a dot, which happens only when a queue shares a backend opened with
+        another ``TINA4_QUEUE_PREFIX``.
+    """
+    if not prefix:
+        name = encode_name(topic)
+    elif topic.startswith(prefix + "."):
+        name = f"{encode_name(prefix)}-{encode_name(topic[len(prefix) + 1 :])}"
+    else:
+        raise ConfigurationError(
+            f"topic {topic!r} is outside the backend's TINA4_QUEUE_PREFIX "
+            f"{prefix!r}; give the queue the settings its backend was opened with"
+        )
+    if len(name) <= MAX_QUEUE_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:20]
+    return f"{name[: MAX_QUEUE_NAME_LENGTH - 22]}_z{digest}"
+
+
+def job_topic(prefix: str, topic: str, kind: str) -> str:
     """Return the Kafka topic of *topic*'s ``pending``, ``failed`` or ``dead`` jobs."""
-    return f"queuedeck-{encode_name(topic)}-{kind}"
+    return f"queuedeck-{queue_name(prefix, topic)}-{kind}"
 
 
-def consumer_group(topic: str) -> str:
+def consumer_group(prefix: str, topic: str) -> str:
     """Return the consumer group whose committed offsets track *topic*'s jobs."""
-    return f"queuedeck-{encode_name(topic)}-workers"
+    return f"queuedeck-{queue_name(prefix, topic)}-workers"
 
 
 # The link -----------------------------------------------------------------------
@@ -223,8 +199,12 @@ class Link:
         # which in a forked child destroys the parent's clients and hangs.
         self._log_client_error = ClientErrorLog()
         config = address.client_config()
-        self.admin: Any = AdminClient({**config, "socket.timeout.ms": 10_000})
-        self.producer: Any = Producer(
+        self.admin: Any = new_client(
+            AdminClient, address, {**config, "socket.timeout.ms": 10_000}
+        )
+        self.producer: Any = new_client(
+            Producer,
+            address,
             {
                 **config,
                 "acks": "all",
@@ -235,7 +215,7 @@ class Link:
                 # A message that send() gave up on must not be stored later.
                 "message.timeout.ms": int(timeout * 1000),
                 "error_cb": self._log_client_error,
-            }
+            },
         )
         self.create_topics([self.state], compacted=True, partitions=1)
         self._follower: Any = self._consumer("follow")
@@ -250,7 +230,9 @@ class Link:
     def _consumer(self, role: str) -> Any:
         # A group id is required by the client, but these consumers only use
         # assign() and never commit, so the group is never joined.
-        return Consumer(
+        return new_client(
+            Consumer,
+            self.address,
             {
                 **self.address.client_config(),
                 "group.id": f"queuedeck-{role}-{uuid.uuid4().hex}",
@@ -261,7 +243,7 @@ class Link:
                 "max.partition.fetch.bytes": MAX_MESSAGE_BYTES,
                 "isolation.level": "read_uncommitted",
                 "error_cb": self._log_client_error,
-            }
+            },
         )
 
     # Topics ---------------------------------------------------------------------
@@ -376,16 +358,18 @@ class Link:
         partition = TopicPartition(self.state, 0)
         deadline = time.monotonic() + self.timeout
         while True:
+            remaining = deadline - time.monotonic()
             try:
                 _, high = self._lookup.get_watermark_offsets(
-                    partition, timeout=self.timeout, cached=False
+                    partition, timeout=max(remaining, 0.1), cached=False
                 )
                 return int(high)
             except KafkaException as exc:
                 # A topic created a moment ago may be missing from the
-                # client's metadata until the next refresh.
-                code = exc.args[0].code()
-                if code not in _UNKNOWN or time.monotonic() > deadline:
+                # client's metadata, and a restarting broker returns "not
+                # leader" until the partition has a leader again, so every
+                # error but a fatal one is retried until the deadline.
+                if exc.args[0].fatal() or time.monotonic() > deadline:
                     raise self.unavailable(
                         "reading the end of the state topic failed", exc
                     ) from exc

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ...errors import PayloadTooLargeError
 from ...status import JobStatus
 from ..base import Backend, JobRecord, WorkerRecord, invalid_cursor
-from .connection import KafkaAddress, Link, job_topic, parse_url, redact
+from .address import KafkaAddress, parse_url, redact
+from .connection import (
+    JOB_MESSAGE_RESERVE_BYTES,
+    MAX_JOB_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES,
+    Link,
+    job_topic,
+)
 from .index import JobIndex, record_to_json
 from .offsets import SettledOffsets
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30.0
-CLAIM_WARNING_INTERVAL = 30.0
 # A claim that loses a race picks at random among this many next jobs, so
 # processes racing for the head of a topic spread out instead of colliding.
 CLAIM_SPREAD = 8
@@ -55,7 +63,6 @@ class BackendCore(Backend):
         self._pid = os.getpid()
         self._leases: dict[str, Lease] = {}
         self._claiming: set[str] = set()
-        self._next_claim_warning = 0.0
 
     def __repr__(self) -> str:
         return f"<KafkaBackend {redact(self.url)!r} prefix={self.prefix!r}>"
@@ -82,7 +89,7 @@ class BackendCore(Backend):
                     self._link_.state,
                 )
                 self._offsets = SettledOffsets(
-                    self.address, self._link_.sync, timeout=self.timeout
+                    self.address, self.prefix, self._link_.sync, timeout=self.timeout
                 )
             return self._link_
 
@@ -156,19 +163,41 @@ class BackendCore(Backend):
         return self._write([(record.id, state_change(record, version))])[0]
 
     def enqueue(self, record: JobRecord) -> None:
+        state = dump_json({"version": 0, "record": record_to_json(record)})
+        copy = dump_json(copy_message(record))
+        check_message_size(record, max(len(state), len(copy)))
         link = self._link()
-        topic = record.topic
-        pending = job_topic(topic, "pending")
-        link.create_topics(
-            [pending, job_topic(topic, "failed"), job_topic(topic, "dead")],
-            partitions=self.address.partitions,
+        pending, failed, dead = (
+            job_topic(self.prefix, record.topic, kind)
+            for kind in ("pending", "failed", "dead")
         )
-        value = {"version": 0, "record": record_to_json(record)}
+        link.create_topics([pending, failed, dead], partitions=self.address.partitions)
         # The state message makes the job durable, so only it is waited for.
-        # The copy goes out first and is usually stored by then; close()
-        # waits for any copy still in flight.
-        link.send_later(pending, record.id, dump_json(copy_message(record)))
-        link.send([(link.state, record.id, dump_json(value))])
+        # The copy is produced only after it is stored, so every copy on the
+        # pending topic has a state message before it, which the offset
+        # commits rely on (see offsets.py). close() waits for any copy still
+        # in flight.
+        link.send([(link.state, record.id, state)])
+        link.send_later(pending, record.id, copy)
+
+
+def check_message_size(record: JobRecord, value_bytes: int) -> None:
+    """Reject a job whose largest message would not fit a Kafka message.
+
+    Runs before anything is produced, so a rejected push stores nothing.
+
+    :raises PayloadTooLargeError: if the key plus *value_bytes* is over
+        :data:`MAX_JOB_MESSAGE_BYTES`.
+    """
+    size = len(record.id) + value_bytes
+    if size > MAX_JOB_MESSAGE_BYTES:
+        raise PayloadTooLargeError(
+            f"job message is {size} bytes, over the Kafka backend's limit of "
+            f"{MAX_JOB_MESSAGE_BYTES} bytes (the {MAX_MESSAGE_BYTES}-byte message "
+            f"limit less {JOB_MESSAGE_RESERVE_BYTES} bytes kept for the job's "
+            "later changes), because the payload is escaped once more inside "
+            "the message; store large data elsewhere and push a reference to it"
+        )
 
 
 def state_change(
@@ -214,8 +243,16 @@ def worker_json(worker: WorkerRecord) -> dict[str, Any]:
 
 
 def parse_cursor(cursor: str) -> tuple[float, str]:
-    created_at, _, job_id = cursor.partition("/")
+    """Return the ``(created_at, job id)`` a page's ``next_cursor`` names.
+
+    :raises ValueError: if *cursor* is not ``<finite float>/<job id>``, the
+        form of every ``next_cursor`` this backend returns.
+    """
+    created_at, separator, job_id = cursor.partition("/")
     try:
-        return float(created_at), job_id
+        number = float(created_at)
     except ValueError:
         raise invalid_cursor(cursor) from None
+    if not separator or not job_id or not math.isfinite(number):
+        raise invalid_cursor(cursor)
+    return number, job_id

@@ -1,7 +1,7 @@
 """Committed offsets of the job topics: the settled prefix of each partition.
 
 Every topic's pending Kafka topic has a consumer group,
-``queuedeck-<topic>-workers``. After a job is settled, a daemon thread reads
+``queuedeck-<queue>-workers``. After a job is settled, a daemon thread reads
 each partition from the group's committed offset and moves past every message
 whose job is completed, failed, dead or deleted, stopping at the first job
 still pending or reserved. It commits the offset it stopped at. The committed
@@ -29,12 +29,13 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from ...errors import BackendError
+from ...errors import BackendError, BackendUnavailableError
 from ...status import JobStatus
+from .address import KafkaAddress
 from .connection import (
-    KafkaAddress,
     consumer_group,
     job_topic,
+    new_client,
     track_client_owner,
 )
 from .index import JobIndex
@@ -52,12 +53,14 @@ class SettledOffsets:
     def __init__(
         self,
         address: KafkaAddress,
+        prefix: str,
         sync: Callable[[], JobIndex],
         *,
         timeout: float,
         interval: float = COMMIT_INTERVAL_SECONDS,
     ) -> None:
         self.address = address
+        self.prefix = prefix
         self.sync = sync
         self.timeout = timeout
         self.interval = interval
@@ -110,38 +113,59 @@ class SettledOffsets:
 
         Returns the committed offset of each partition.
         """
-        # The index must hold every job the topic's messages name, so a job
-        # missing from it was deleted, not merely unread.
-        index = self.sync()
         consumer = self._consumer(topic)
-        name = job_topic(topic, "pending")
-        metadata = consumer.list_topics(name, timeout=self.timeout)
-        partitions = sorted(metadata.topics[name].partitions)
+        name = job_topic(self.prefix, topic, "pending")
+        metadata = consumer.list_topics(name, timeout=self.timeout).topics.get(name)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            # A topic created a moment ago may have no partitions in the
+            # client's metadata yet. Raising makes flush() try again.
+            raise BackendUnavailableError(
+                f"topic {name!r} has no partitions in the metadata of Kafka at "
+                f"{self.address.bootstrap} yet"
+            )
+        partitions = sorted(metadata.partitions)
+        # The end of each partition is read before the state topic. A push
+        # stores its state message before its copy, so every copy below these
+        # ends has its state message in the index after sync(), and a job the
+        # index does not contain was deleted, not merely unread.
+        ends = {
+            partition: consumer.get_watermark_offsets(
+                TopicPartition(name, partition), timeout=self.timeout, cached=False
+            )[1]
+            for partition in partitions
+        }
+        index = self.sync()
         stored = consumer.committed(
             [TopicPartition(name, p) for p in partitions], timeout=self.timeout
         )
         result: dict[int, int] = {}
         commits = []
         for position in stored:
+            partition = position.partition
             start = position.offset
             if start == OFFSET_INVALID or start < 0:
                 start, _ = consumer.get_watermark_offsets(
-                    TopicPartition(name, position.partition), timeout=self.timeout
+                    TopicPartition(name, partition), timeout=self.timeout
                 )
-            end = self._settled_end(index, consumer, name, position.partition, start)
-            result[position.partition] = end
+            end = self._settled_end(
+                index, consumer, name, partition, start, ends[partition]
+            )
+            result[partition] = end
             if end != position.offset:
-                commits.append(TopicPartition(name, position.partition, end))
+                commits.append(TopicPartition(name, partition, end))
         if commits:
             consumer.commit(offsets=commits, asynchronous=False)
         return result
 
     def _settled_end(
-        self, index: JobIndex, consumer: Any, name: str, partition: int, start: int
+        self,
+        index: JobIndex,
+        consumer: Any,
+        name: str,
+        partition: int,
+        start: int,
+        high: int,
     ) -> int:
-        _, high = consumer.get_watermark_offsets(
-            TopicPartition(name, partition), timeout=self.timeout, cached=False
-        )
         if start >= high:
             return start
         consumer.assign([TopicPartition(name, partition, start)])
@@ -153,6 +177,8 @@ class SettledOffsets:
                     break
                 if message.error() is not None:
                     continue
+                if message.offset() >= high:
+                    break
                 if not _is_settled(index, (message.key() or b"").decode()):
                     return offset
                 offset = message.offset() + 1
@@ -165,15 +191,17 @@ class SettledOffsets:
         if consumer is None:
             # assign() and commit() only: the group is never joined, so its
             # offsets can be committed from any process.
-            consumer = Consumer(
+            consumer = new_client(
+                Consumer,
+                self.address,
                 {
                     **self.address.client_config(),
-                    "group.id": consumer_group(topic),
+                    "group.id": consumer_group(self.prefix, topic),
                     "client.id": f"queuedeck-offsets-{uuid.uuid4().hex[:8]}",
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "auto.offset.reset": "earliest",
-                }
+                },
             )
             self._consumers[topic] = consumer
         return consumer

@@ -18,7 +18,7 @@ from ..base import (
     fold_ascii,
     record_contains,
 )
-from .connection import job_topic, state_topic
+from .connection import encode_name, new_client, state_topic
 from .core import BackendCore, dump_json, parse_cursor, state_change, worker_json
 from .index import WORKER_KEY_PREFIX, Snapshot
 
@@ -191,14 +191,17 @@ class Operations(BackendCore):
         self.close()
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(self.address.client_config())
+        admin = new_client(AdminClient, self.address, self.address.client_config())
         state = state_topic(self.prefix)
-        start = job_topic(f"{self.prefix}." if self.prefix else "", "")[:-1]
+        # A prefixed job topic has four '-'-separated fields, and the second
+        # is the prefix (see queue_name()).
+        start = f"queuedeck-{encode_name(self.prefix)}-"
         listed = admin.list_topics(timeout=self.timeout).topics
         names = [
             name
             for name in listed
-            if name == state or (self.prefix and name.startswith(start))
+            if name == state
+            or (self.prefix and name.startswith(start) and name.count("-") == 3)
         ]
         if not names:
             return 0

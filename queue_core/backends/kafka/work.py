@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from dataclasses import replace
 from typing import Any
 
-from ...errors import BackendUnavailableError
 from ...status import JobStatus
 from ..base import JobRecord, Outcome
 from .connection import job_topic
 from .core import (
     CLAIM_SPREAD,
-    CLAIM_WARNING_INTERVAL,
     BackendCore,
     Lease,
     claimable,
@@ -42,40 +39,34 @@ class Work(BackendCore):
         max_retries: int,
         job_id: str | None = None,
     ) -> JobRecord | None:
-        # A broker outage makes a claim find nothing instead of raising, so a
-        # consume() loop keeps waiting while librdkafka reconnects.
-        try:
-            if job_id is not None:
-                snapshot = self._sync().snapshot(job_id)
-                if snapshot is None or not claimable(snapshot.record, topic, now):
-                    return None
-                return self._reserve(
-                    snapshot, now, lease_token, lease_expires_at, max_retries
-                )
-            # A job the index already lists is claimed after reading only this
-            # process's own writes, not the state topic to its end: the claim's
-            # version check rejects it if the job changed meanwhile. Only an
-            # empty result pays for the full read, so a job pushed anywhere
-            # before this call is still found.
-            link = self._link()
-            record = self._claim_next(
-                link.own_writes(),
-                topic,
-                now,
-                lease_token,
-                lease_expires_at,
-                max_retries,
+        # A broker outage raises BackendUnavailableError after the timeout,
+        # which a Worker logs before it polls again.
+        if job_id is not None:
+            snapshot = self._sync().snapshot(job_id)
+            if snapshot is None or not claimable(snapshot.record, topic, now):
+                return None
+            return self._reserve(
+                snapshot, now, lease_token, lease_expires_at, max_retries
             )
-            if record is not None:
-                return record
-            return self._claim_next(
-                link.sync(), topic, now, lease_token, lease_expires_at, max_retries
-            )
-        except BackendUnavailableError as exc:
-            if time.monotonic() >= self._next_claim_warning:
-                self._next_claim_warning = time.monotonic() + CLAIM_WARNING_INTERVAL
-                logger.warning("claim on topic %r found no broker: %s", topic, exc)
-            return None
+        # A job the index already lists is claimed after reading only this
+        # process's own writes, not the state topic to its end: the claim's
+        # version check rejects it if the job changed meanwhile. Only an
+        # empty result pays for the full read, so a job pushed anywhere
+        # before this call is still found.
+        link = self._link()
+        record = self._claim_next(
+            link.own_writes(),
+            topic,
+            now,
+            lease_token,
+            lease_expires_at,
+            max_retries,
+        )
+        if record is not None:
+            return record
+        return self._claim_next(
+            link.sync(), topic, now, lease_token, lease_expires_at, max_retries
+        )
 
     def _claim_next(
         self,
@@ -179,7 +170,7 @@ class Work(BackendCore):
             link.send(
                 [
                     (
-                        job_topic(record.topic, kind),
+                        job_topic(self.prefix, record.topic, kind),
                         record.id,
                         dump_json(copy_message(record)),
                     )
@@ -200,11 +191,9 @@ class Work(BackendCore):
         return True
 
     def recover_expired(self, *, now: float, error: str, signature: str) -> int:
-        try:
-            index = self._sync()
-        except BackendUnavailableError as exc:
-            logger.warning("lease recovery skipped: %s", exc)
-            return 0
+        # An unreachable broker raises here, not in the claim that follows,
+        # so pop() gives up after one timeout, not two.
+        index = self._sync()
         changes: list[tuple[str, dict[str, Any]]] = []
         records: list[JobRecord] = []
         for snapshot in index.expired(now):
