@@ -584,3 +584,48 @@ def test_stats_interval_below_one_second() -> None:
 
     assert result.exit_code == 2
     assert "--interval" in result.output
+
+
+# The audit log ------------------------------------------------------------------
+
+
+def test_retry_and_purge_are_audited() -> None:
+    job_id = make_dead_letter("emails", {"n": 1}, "boom")
+    make_dead_letter("emails", {"n": 2}, "boom")
+
+    assert run("retry", "emails", job_id).exit_code == 0
+    assert run("purge", "emails", "dead").exit_code == 0
+    result = run("audit", "--json")
+
+    assert result.exit_code == 0, result.output
+    purge, retry = json.loads(result.output)["entries"]
+    assert retry["action"] == "retry"
+    assert retry["job_ids"] == [job_id]
+    assert retry["count"] == 1
+    assert retry["actor"].endswith(" (cli)")
+    assert purge["action"] == "purge"
+    assert purge["count"] == 1
+    assert purge["scope"] == "every dead job of topic 'emails'"
+
+
+def test_audit_table_and_cursor() -> None:
+    for n in range(3):
+        make_dead_letter("emails", {"n": n}, "boom")
+        run("purge", "emails", "dead")
+
+    first = run("audit", "--limit", "2")
+    cursor = first.output.splitlines()[-1].split("--cursor ")[1]
+    second = run("audit", "--limit", "2", "--cursor", cursor)
+
+    assert first.exit_code == 0, first.output
+    assert len(first.output.splitlines()) == 3
+    assert "  purge  emails  1  every dead job of topic 'emails'" in first.output
+    assert second.output.count("  purge  emails  ") == 1
+    assert "older entries" not in second.output
+
+
+def test_audit_empty() -> None:
+    result = run("audit")
+
+    assert result.exit_code == 0
+    assert result.output == "no operator actions recorded\n"

@@ -30,7 +30,7 @@ PASSWORD = "correct horse"
 FUZZ_EXAMPLES = 40
 TOPIC = "emails"
 # The API's routes besides /openapi.json, and how many of them are POST.
-OPERATION_COUNT = 8
+OPERATION_COUNT = 9
 WRITE_OPERATION_COUNT = 3
 
 

@@ -1,0 +1,104 @@
+"""The triage store: a SQLite file of the console's own, beside the history.
+
+It contains what the queue backends do not keep: the audit log of operator
+actions, the error of each failed attempt seen before a retry, the links of
+jobs sent to another topic, payload revisions and bulk retry runs. Several
+processes may share one file (gunicorn workers, the ``queuedeck`` command);
+every write is one statement or one ``IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from queue_core import Settings
+
+from ..history import console_store_path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    topic TEXT,
+    scope TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    job_ids TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_topic ON audit (topic, id);
+"""
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def triage_path(queue_settings: Settings) -> Path:
+    """Return where the triage store of *queue_settings*' queue is kept by default.
+
+    It sits where :func:`dashboard.history.history_path` puts the history,
+    with ``triage`` in place of ``history`` in the name: the file backend's
+    ``data/queue`` gets ``data/queue-triage.sqlite3``, and a broker backend
+    ``data/queuedeck-triage-<backend>.sqlite3`` under the working directory.
+    A ``TINA4_QUEUE_PREFIX`` is added to the name.
+    """
+    return console_store_path(queue_settings, "triage")
+
+
+class TriageStore:
+    """One SQLite connection to the triage file, shared by a process's threads.
+
+    *clock* returns the current Unix time; tests pass their own.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self._lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            path,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def execute(
+        self, sql: str, arguments: tuple[object, ...] | list[object] = ()
+    ) -> sqlite3.Cursor:
+        """Run one statement outside any transaction and return its cursor."""
+        with self._lock:
+            return self._db.execute(sql, arguments)
+
+    def query(
+        self, sql: str, arguments: tuple[object, ...] | list[object] = ()
+    ) -> list[tuple[object, ...]]:
+        """Run one read and return all its rows."""
+        with self._lock:
+            return self._db.execute(sql, arguments).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the write lock of the file for the statements run inside."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
