@@ -42,3 +42,32 @@ JOB_ID = {
 }
 CSRF: list[Schema] = [{"csrf": []}, {"basic": [], "csrf": []}]
 ERRORS = ("400", "401", "403", "404", "503")
+
+
+def operation(
+    summary: str,
+    parameters: list[Schema],
+    result: tuple[str, Schema],
+    *,
+    write: bool = False,
+    body: Schema | None = None,
+) -> Schema:
+    """Return an operation with a 200 reply of *result* (description, schema).
+
+    A *write* operation, or one with a JSON *body*, needs the CSRF token.
+    """
+    spec: Schema = {
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {"200": reply(*result), **errors(*ERRORS)},
+    }
+    if write or body is not None:
+        spec["security"] = CSRF
+    if body is not None:
+        spec["requestBody"] = {"required": True, "content": json_content(body)}
+    return spec
+
+
+def object_schema(required: list[str], properties: Schema) -> Schema:
+    """Return the schema of a JSON object with *properties*."""
+    return {"type": "object", "required": required, "properties": properties}

@@ -37,7 +37,7 @@ from .results import remember_result
 from .security import operator_name
 from .state import console_state
 from .triage import operations
-from .triage.views import register_triage_views
+from .triage.views import job_gone, register_triage_views
 
 # Events sent in the HX-Trigger header after an action: the tab counts and
 # the job list listen for them and reload themselves.
@@ -124,7 +124,7 @@ def job(topic: str, job_id: str) -> str:
     """Show one job: payload, error, attempts and timestamps."""
     context = job_context(console_state(), topic, job_id)
     if context is None:
-        abort(404, description=f"No job {job_id!r} on topic {topic!r}.")
+        return job_gone(topic, job_id)
     return render_template("queuedeck/job.html", **context)
 
 

@@ -35,6 +35,8 @@ DASHBOARD_INSTALL = "pip install 'queuedeck[dashboard]'"
 DASHBOARD_COMMANDS = {
     "serve": ("dashboard.cli", "serve"),
     "audit": ("dashboard.triage.cli", "audit"),
+    "send": ("dashboard.triage.cli", "send"),
+    "lineage": ("dashboard.triage.cli", "lineage"),
 }
 
 
@@ -42,7 +44,7 @@ DASHBOARD_COMMANDS = {
 # value is reported as a usage error with exit code 2.
 
 
-def _check_topic(
+def check_topic_argument(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> str | None:
     if value is None:
@@ -53,7 +55,7 @@ def _check_topic(
         raise click.BadParameter(str(exc), ctx, param) from exc
 
 
-def _parse_json(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+def parse_json_argument(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -134,8 +136,8 @@ def main(args: Sequence[str] | None = None) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
-@click.argument("payload", metavar="JSON", callback=_parse_json)
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("payload", metavar="JSON", callback=parse_json_argument)
 @click.option(
     "--delay",
     type=click.FloatRange(0, MAX_DELAY_SECONDS),
@@ -166,7 +168,7 @@ def push(topic: str, payload: Any, delay: float, priority: int) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic, required=False)
+@click.argument("topic", callback=check_topic_argument, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
     "--rates",
@@ -217,7 +219,7 @@ def stats(
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -253,7 +255,7 @@ def dead(topic: str, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.argument("job_id", metavar="[ID]", required=False)
 @click.option(
     "--all",
@@ -301,7 +303,7 @@ def _fail_not_retryable(queue: Queue, job_id: str) -> NoReturn:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.argument("status", callback=_check_purge_status)
 def purge(topic: str, status: str) -> None:
     """Delete the jobs of TOPIC in STATUS: pending, completed, failed or dead.
@@ -324,7 +326,7 @@ def purge(topic: str, status: str) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.option(
     "--handler",
     "handler_path",

@@ -629,3 +629,46 @@ def test_audit_empty() -> None:
 
     assert result.exit_code == 0
     assert result.output == "no operator actions recorded\n"
+
+
+# Lineage and sending ------------------------------------------------------------
+
+
+def test_send_and_lineage_commands() -> None:
+    old_id = make_dead_letter("emails", {"to": "bad@example.com"}, "SMTPError: 550")
+
+    sent = run("send", "emails", old_id, "--to", "manual", "--payload", '{"to": "b"}')
+    new_id = sent.output.strip()
+    text = run("lineage", "manual", new_id)
+    data = json.loads(run("lineage", "emails", old_id, "--json").output)
+
+    assert sent.exit_code == 0, sent.output
+    with Queue("manual") as queue:
+        job = queue.get(new_id)
+    assert job is not None
+    assert job.payload == {"to": "b"}
+    assert job.retry_of == old_id
+    assert f"sent from job {old_id} of topic emails by " in text.output
+    assert "attempt 1  dead  SMTPError: 550" in text.output
+    assert data["sent_as"]["job_id"] == new_id
+    assert data["sent_as"]["topic"] == "manual"
+    audit = json.loads(run("audit", "--json").output)["entries"]
+    assert [entry["action"] for entry in audit] == ["send"]
+
+
+def test_send_rejects_pending_job() -> None:
+    job_id = run("push", "emails", "{}").output.strip()
+
+    result = run("send", "emails", job_id, "--to", "other")
+
+    assert result.exit_code == 1
+    assert "only failed and dead jobs can be sent" in result.output
+
+
+def test_lineage_of_unrecorded_job() -> None:
+    result = run("lineage", "emails", "0" * 16)
+
+    assert result.exit_code == 0
+    assert "no failed attempt of job 0000000000000000 of topic emails recorded" in (
+        result.output
+    )

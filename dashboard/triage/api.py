@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
+from queue_core import JobNotFoundError
+
 from ..context import parse_limit
+from ..jsonbody import read_json_object
+from ..security import operator_name
 from ..state import console_state
+from . import operations
 from .audit import audit_page
+from .lineage import job_lineage
+from .operations import check_target_topic
 
 
 def register_triage_api(api: Blueprint) -> None:
     """Add the triage routes to the JSON API blueprint *api*."""
     api.add_url_rule("/audit", view_func=audit, endpoint="audit")
+    api.add_url_rule("/topics/<topic>/jobs/<job_id>/lineage", view_func=lineage)
+    api.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/send", view_func=send_job, methods=["POST"]
+    )
 
 
 def audit() -> Response:
@@ -31,3 +44,46 @@ def audit() -> Response:
         entries=[entry.to_dict() for entry in page.entries],
         next_cursor=page.next_cursor,
     )
+
+
+def lineage(topic: str, job_id: str) -> Response:
+    """Return the recorded failed attempts of a job and its send links.
+
+    Answers for a job that was sent on and deleted, too; 404 only when the
+    backend has no such job and the triage store has no record of it.
+    """
+    found = job_lineage(console_state().triage, job_id)
+    if not found.known and console_state().queue(topic).get(job_id) is None:
+        raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
+    return jsonify(found.to_dict())
+
+
+def send_job(topic: str, job_id: str) -> Response:
+    """Send a failed or dead job to ``topic`` of the body as a new pending job.
+
+    The body contains ``topic`` and optionally ``payload``, a JSON object that
+    replaces the job's payload. The reply gives the new job's id and topic.
+    """
+    body = read_json_object()
+    target = body.get("topic")
+    if not isinstance(target, str):
+        raise ValueError(f"topic must be a topic name string, not {target!r:.80}")
+    payload = _optional_payload(body)
+    check_target_topic(target)
+    state = console_state()
+    new_id = operations.send_job(
+        state.triage,
+        state.queue(topic),
+        job_id,
+        target,
+        operator_name(),
+        payload=payload,
+    )
+    return jsonify(id=new_id, topic=target, retry_of=job_id)
+
+
+def _optional_payload(body: dict[str, Any]) -> dict[str, Any] | None:
+    payload = body.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        raise ValueError(f"payload must be a JSON object, not {payload!r:.80}")
+    return payload

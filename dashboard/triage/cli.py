@@ -12,11 +12,14 @@ from typing import Any
 
 import click
 
-from queue_core import Settings
+from queue_core import Queue, Settings
+from queue_core.cli import check_topic_argument, parse_json_argument
 
-from ..formatting import utc_text
+from ..formatting import shorten, utc_text
 from ..settings import ConsoleSettings
+from . import operations
 from .audit import ACTIONS, MAX_AUDIT_PAGE, audit_page, try_record_action
+from .lineage import job_lineage
 from .store import TriageStore, triage_path
 
 
@@ -82,6 +85,78 @@ def audit(
         )
     if page.next_cursor is not None:
         click.echo(f"older entries: --cursor {page.next_cursor}")
+
+
+def _parse_optional_json(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> Any:
+    return None if value is None else parse_json_argument(ctx, param, value)
+
+
+@click.command("send")
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("job_id", metavar="ID")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    callback=check_topic_argument,
+    help="The topic of the new job; may be TOPIC itself.",
+)
+@click.option(
+    "--payload",
+    metavar="JSON",
+    callback=_parse_optional_json,
+    help="A JSON object that replaces the job's payload.",
+)
+def send(topic: str, job_id: str, target: str, payload: Any) -> None:
+    """Send the failed or dead job ID of TOPIC to --to as a new job.
+
+    The new job is pending with no attempts and links back to ID, which is
+    deleted. Prints the new job's id.
+    """
+    store = open_store()
+    try:
+        with Queue(topic) as queue:
+            new_id = operations.send_job(
+                store, queue, job_id, target, cli_actor(), payload=payload
+            )
+    finally:
+        store.close()
+    click.echo(new_id)
+
+
+@click.command("lineage")
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("job_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def lineage(topic: str, job_id: str, as_json: bool) -> None:
+    """Print the recorded failed attempts of job ID and the jobs it was sent from."""
+    store = open_store()
+    try:
+        found = job_lineage(store, job_id)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(found.to_dict()))
+        return
+    for link in found.sent_from:
+        click.echo(
+            f"sent from job {link.source_id} of topic {link.source_topic} "
+            f"by {link.actor} at {utc_text(link.at)}"
+        )
+    if found.sent_as is not None:
+        click.echo(
+            f"sent as job {found.sent_as.job_id} of topic {found.sent_as.topic} "
+            f"by {found.sent_as.actor} at {utc_text(found.sent_as.at)}"
+        )
+    if not found.attempts:
+        click.echo(f"no failed attempt of job {job_id} of topic {topic} recorded")
+    for attempt in found.attempts:
+        click.echo(
+            f"{utc_text(attempt.failed_at)}  {attempt.job_id}  attempt "
+            f"{attempt.attempt}  {attempt.status}  {_flat(shorten(attempt.error))}"
+        )
 
 
 def _flat(text: str) -> str:

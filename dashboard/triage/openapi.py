@@ -2,10 +2,55 @@
 
 from __future__ import annotations
 
-from ..openapi_parts import ERRORS, Schema, errors, ref, reply
+from ..openapi_parts import JOB_ID, TOPIC, Schema, object_schema, operation, ref
 from .audit import ACTIONS
 
+ATTEMPT: Schema = {
+    "type": "object",
+    "required": ["job_id", "attempt", "topic", "status", "error", "failed_at"],
+    "properties": {
+        "job_id": {"type": "string"},
+        "attempt": {"type": "integer"},
+        "topic": {"type": "string"},
+        "status": {"type": "string", "enum": ["failed", "dead"]},
+        "error": {"type": "string", "nullable": True},
+        "failed_at": {"type": "number"},
+    },
+}
+LINK: Schema = {
+    "type": "object",
+    "required": ["job_id", "topic", "source_id", "source_topic", "at", "actor"],
+    "properties": {
+        "job_id": {"type": "string"},
+        "topic": {"type": "string"},
+        "source_id": {"type": "string"},
+        "source_topic": {"type": "string"},
+        "at": {"type": "number"},
+        "actor": {"type": "string"},
+    },
+}
+
 TRIAGE_SCHEMAS: Schema = {
+    "Attempt": ATTEMPT,
+    "Link": LINK,
+    "Lineage": {
+        "type": "object",
+        "required": ["job_id", "attempts", "sent_from", "sent_as"],
+        "properties": {
+            "job_id": {"type": "string"},
+            "attempts": {"type": "array", "items": ref("Attempt")},
+            "sent_from": {"type": "array", "items": ref("Link")},
+            "sent_as": {**ref("Link"), "nullable": True},
+        },
+    },
+    "SendRequest": {
+        "type": "object",
+        "required": ["topic"],
+        "properties": {
+            "topic": {"type": "string"},
+            "payload": {"type": "object"},
+        },
+    },
     "AuditEntry": {
         "type": "object",
         "required": [
@@ -39,9 +84,9 @@ TRIAGE_SCHEMAS: Schema = {
 
 TRIAGE_PATHS: Schema = {
     "/audit": {
-        "get": {
-            "summary": "Return a page of the audit log, newest first.",
-            "parameters": [
+        "get": operation(
+            "Return a page of the audit log, newest first.",
+            [
                 {
                     "name": "limit",
                     "in": "query",
@@ -55,20 +100,41 @@ TRIAGE_PATHS: Schema = {
                     "schema": {"type": "string", "enum": list(ACTIONS)},
                 },
             ],
-            "responses": {
-                "200": reply(
-                    "One page of entries and the cursor of the next, or null.",
+            (
+                "One page of entries and the cursor of the next, or null.",
+                object_schema(
+                    ["entries", "next_cursor"],
                     {
-                        "type": "object",
-                        "required": ["entries", "next_cursor"],
-                        "properties": {
-                            "entries": {"type": "array", "items": ref("AuditEntry")},
-                            "next_cursor": {"type": "string", "nullable": True},
-                        },
+                        "entries": {"type": "array", "items": ref("AuditEntry")},
+                        "next_cursor": {"type": "string", "nullable": True},
                     },
                 ),
-                **errors(*ERRORS),
-            },
-        }
+            ),
+        )
+    },
+    "/topics/{topic}/jobs/{job_id}/lineage": {
+        "get": operation(
+            "Return a job's recorded failed attempts and send links.",
+            [TOPIC, JOB_ID],
+            ("The lineage, also of a job sent on.", ref("Lineage")),
+        )
+    },
+    "/topics/{topic}/jobs/{job_id}/send": {
+        "post": operation(
+            "Send a failed or dead job to a topic as a new pending job.",
+            [TOPIC, JOB_ID],
+            (
+                "The new job.",
+                object_schema(
+                    ["id", "topic", "retry_of"],
+                    {
+                        "id": {"type": "string"},
+                        "topic": {"type": "string"},
+                        "retry_of": {"type": "string"},
+                    },
+                ),
+            ),
+            body=ref("SendRequest"),
+        )
     },
 }

@@ -33,6 +33,27 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_topic ON audit (topic, id);
+-- One failed attempt of a job, recorded before an operator acts on the job.
+CREATE TABLE IF NOT EXISTS attempts (
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    failed_at REAL NOT NULL,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (job_id, attempt)
+) WITHOUT ROWID;
+-- A job created by sending the failed or dead job source_id to a topic.
+CREATE TABLE IF NOT EXISTS links (
+    job_id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    source_topic TEXT NOT NULL,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS links_source ON links (source_id);
 """
 
 BUSY_TIMEOUT_SECONDS = 30.0

@@ -35,3 +35,34 @@ def test_audit_log_shows_console_retry(
     expect(rows.nth(1)).to_contain_text(ids[0])
     expect(rows.nth(1)).to_contain_text("anonymous (127.0.0.1)")
     doc_screenshot("triage-audit", "main")
+
+
+def test_send_dead_letter_to_topic(page: Page, console_url, make_queue, doc_screenshot):
+    queue = make_queue("emails")
+    [old_id] = push_dead(queue, 1, "SMTPRecipientsRefused: 550 user unknown")
+    page.goto(console_url + f"/topics/emails/jobs/{old_id}")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator("#result")).to_contain_text("moved to pending")
+    job = next(queue.consume(id=old_id, poll_interval=0))
+    assert job.fail("SMTPRecipientsRefused: 550 mailbox full")
+    page.reload()
+
+    page.get_by_label("Send as a new job to topic").fill("emails-manual")
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator("#result")).to_contain_text(f"Job {old_id} of topic 'emails'")
+    expect(page.locator("#retry-of")).to_contain_text(old_id)
+    expect(page.locator("#retry-of")).to_contain_text("of topic emails")
+    rows = page.locator("table.attempts tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("550 user unknown")
+    expect(rows.nth(1)).to_contain_text("550 mailbox full")
+    new_id = page.locator("h1").inner_text()
+    doc_screenshot("triage-lineage", ".job-layout")
+
+    page.locator("#retry-of a").click()
+
+    expect(page.locator("#sent-as")).to_contain_text(new_id)
+    expect(page.locator("#sent-as")).to_contain_text("emails-manual")
+    assert queue.counts()["dead"] == 0
+    assert queue.counts("emails-manual")["pending"] == 1
