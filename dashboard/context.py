@@ -30,6 +30,7 @@ from .formatting import (
 )
 from .history import HOUR, SPANS, parse_span
 from .state import ConsoleState
+from .triage.edits import job_revisions, pretty_json
 from .triage.lineage import job_lineage
 
 logger = logging.getLogger(__name__)
@@ -261,6 +262,8 @@ def job_context(state: ConsoleState, topic: str, job_id: str) -> dict[str, Any] 
         "payload_limit": PRETTY_PAYLOAD_CHARACTERS,
         "retry_of": None if job.retry_of is None else _find_job(state, job.retry_of),
         "lineage": job_lineage(state.triage, job_id),
+        "revisions": job_revisions(state.triage, job_id),
+        "edit_text": pretty_json(job.payload),
         "timestamps": [
             ("Created", job.created_at),
             ("Updated", job.updated_at),

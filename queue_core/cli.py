@@ -37,6 +37,8 @@ DASHBOARD_COMMANDS = {
     "audit": ("dashboard.triage.cli", "audit"),
     "send": ("dashboard.triage.cli", "send"),
     "lineage": ("dashboard.triage.cli", "lineage"),
+    "edit": ("dashboard.triage.cli", "edit"),
+    "revisions": ("dashboard.triage.cli", "revisions"),
 }
 
 

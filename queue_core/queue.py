@@ -340,16 +340,24 @@ class Queue:
 
     # Retry and purge -------------------------------------------------------------
 
-    def retry(self, job_id: str) -> bool:
+    def retry(self, job_id: str, *, payload: dict[str, Any] | None = None) -> bool:
         """Move one failed or dead job of this topic back to pending.
 
-        The job keeps its attempt count, so a dead letter retried and failing
-        again is dead again. Returns ``False`` if the job is in another status.
+        The job keeps its id and attempt count, so a dead letter retried and
+        failing again is dead again. With *payload*, the job runs with that
+        payload from now on; it replaces the stored one in the same change.
+        Returns ``False``, changing nothing, if the job is in another status.
 
         :raises JobNotFoundError: if this topic has no job *job_id*.
+        :raises PayloadError: if *payload* cannot be stored; nothing changes.
         """
         _check_job_id(job_id)
-        return self.backend.requeue(self.full_topic(None), job_id, now=time.time())
+        text = None
+        if payload is not None:
+            text = encode_payload(payload, max_bytes=self.settings.max_payload_bytes)
+        return self.backend.requeue(
+            self.full_topic(None), job_id, now=time.time(), payload=text
+        )
 
     def send_to(
         self, job_id: str, topic: str, *, payload: dict[str, Any] | None = None

@@ -672,3 +672,56 @@ def test_lineage_of_unrecorded_job() -> None:
     assert "no failed attempt of job 0000000000000000 of topic emails recorded" in (
         result.output
     )
+
+
+# Payload edits ------------------------------------------------------------------
+
+
+def test_edit_retries_after_confirmation() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+
+    declined = CliRunner().invoke(
+        cli, ["edit", "emails", job_id, '{"to": "ok"}'], input="n\n"
+    )
+    accepted = CliRunner().invoke(
+        cli, ["edit", "emails", job_id, '{"to": "ok"}'], input="y\n"
+    )
+
+    assert declined.exit_code == 1
+    assert '-  "to": "bad"' in declined.output
+    assert '+  "to": "ok"' in declined.output
+    assert accepted.exit_code == 0, accepted.output
+    assert "moved to pending with edit 1" in accepted.output
+    with Queue("emails") as queue:
+        job = queue.get(job_id)
+    assert job is not None
+    assert job.payload == {"to": "ok"}
+    assert job.status == JobStatus.PENDING
+
+
+def test_edit_undo_and_revisions() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+    run("edit", "emails", job_id, '{"to": "ok"}', "--yes")
+    with Queue("emails", max_retries=1) as queue:
+        job = queue.pop()
+        assert job is not None
+        assert job.fail("boom again")
+
+    undone = run("edit", "emails", job_id, "--undo", "1", "--yes")
+    listed = run("revisions", "emails", job_id)
+    data = json.loads(run("revisions", "emails", job_id, "--json").output)
+
+    assert undone.exit_code == 0, undone.output
+    assert "moved to pending with edit 2" in undone.output
+    assert "edit 2: " in listed.output
+    assert ", undoing 1" in listed.output
+    assert [r["after"] for r in data["revisions"]] == [{"to": "bad"}, {"to": "ok"}]
+
+
+def test_edit_needs_payload_or_undo() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+
+    result = run("edit", "emails", job_id)
+
+    assert result.exit_code == 2
+    assert "give either the new payload JSON or --undo EDIT" in result.output

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from queue_core import JobNotFoundError
+from queue_core.payload import encode_payload
 
 from ..context import parse_limit
 from ..jsonbody import read_json_object
@@ -14,6 +15,13 @@ from ..security import operator_name
 from ..state import console_state
 from . import operations
 from .audit import audit_page
+from .edits import (
+    check_editable,
+    job_revisions,
+    payload_diff,
+    retry_with_payload,
+    undo_payload,
+)
 from .lineage import job_lineage
 from .operations import check_target_topic
 
@@ -25,6 +33,13 @@ def register_triage_api(api: Blueprint) -> None:
     api.add_url_rule(
         "/topics/<topic>/jobs/<job_id>/send", view_func=send_job, methods=["POST"]
     )
+    api.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/edit",
+        view_func=edit_job,
+        methods=["POST"],
+        endpoint="edit_job",
+    )
+    api.add_url_rule("/topics/<topic>/jobs/<job_id>/revisions", view_func=revisions)
 
 
 def audit() -> Response:
@@ -87,3 +102,46 @@ def _optional_payload(body: dict[str, Any]) -> dict[str, Any] | None:
     if payload is not None and not isinstance(payload, dict):
         raise ValueError(f"payload must be a JSON object, not {payload!r:.80}")
     return payload
+
+
+def edit_job(topic: str, job_id: str) -> Response:
+    """Retry a failed or dead job with an edited payload, or preview the diff.
+
+    The body contains ``payload`` (a JSON object), or ``undo_of`` (a revision
+    id) to restore the payload from before that edit, and optionally
+    ``"dry_run": true`` to get the diff without changing anything.
+    """
+    body = read_json_object()
+    state = console_state()
+    queue = state.queue(topic)
+    undo_of = body.get("undo_of")
+    if undo_of is not None and (
+        not isinstance(undo_of, int) or isinstance(undo_of, bool)
+    ):
+        raise ValueError(f"undo_of must be a revision id, not {undo_of!r:.80}")
+    payload = _optional_payload(body)
+    if (payload is None) == (undo_of is None):
+        raise ValueError("send either payload (a JSON object) or undo_of")
+    if undo_of is not None:
+        payload = undo_payload(state.triage, job_id, undo_of)
+    assert payload is not None
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValueError(f"dry_run must be true or false, not {dry_run!r:.80}")
+
+    if dry_run:
+        stored = check_editable(queue, job_id)
+        encode_payload(payload, max_bytes=queue.settings.max_payload_bytes)
+        return jsonify(diff=payload_diff(stored, payload), moved=False)
+    revision = retry_with_payload(
+        state.triage, queue, job_id, payload, operator_name(), undo_of=undo_of
+    )
+    return jsonify(diff=revision.diff, moved=True, revision=revision.to_dict())
+
+
+def revisions(topic: str, job_id: str) -> Response:
+    """Return every payload edit of a job, newest first."""
+    found = job_revisions(console_state().triage, job_id)
+    if not found:
+        console_state().queue(topic).require(job_id)
+    return jsonify(revisions=[revision.to_dict() for revision in found])

@@ -19,6 +19,13 @@ from ..formatting import shorten, utc_text
 from ..settings import ConsoleSettings
 from . import operations
 from .audit import ACTIONS, MAX_AUDIT_PAGE, audit_page, try_record_action
+from .edits import (
+    check_editable,
+    job_revisions,
+    payload_diff,
+    retry_with_payload,
+    undo_payload,
+)
 from .lineage import job_lineage
 from .store import TriageStore, triage_path
 
@@ -157,6 +164,73 @@ def lineage(topic: str, job_id: str, as_json: bool) -> None:
             f"{utc_text(attempt.failed_at)}  {attempt.job_id}  attempt "
             f"{attempt.attempt}  {attempt.status}  {_flat(shorten(attempt.error))}"
         )
+
+
+@click.command("edit")
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("job_id", metavar="ID")
+@click.argument(
+    "payload", metavar="[JSON]", required=False, callback=_parse_optional_json
+)
+@click.option(
+    "--undo",
+    "undo_of",
+    type=int,
+    metavar="EDIT",
+    help="Restore the payload from before edit EDIT instead of giving JSON.",
+)
+@click.option("--yes", is_flag=True, help="Retry without asking after the diff.")
+def edit(topic: str, job_id: str, payload: Any, undo_of: int | None, yes: bool) -> None:
+    """Retry the failed or dead job ID of TOPIC with the payload JSON.
+
+    Prints the diff against the stored payload and asks before it retries.
+    The edit is kept, so `queuedeck edit TOPIC ID --undo EDIT` can undo it.
+    """
+    if (payload is None) == (undo_of is None):
+        raise click.UsageError("give either the new payload JSON or --undo EDIT")
+    store = open_store()
+    try:
+        with Queue(topic) as queue:
+            if undo_of is not None:
+                payload = undo_payload(store, job_id, undo_of)
+            diff = payload_diff(check_editable(queue, job_id), payload)
+            if not diff:
+                raise click.ClickException("the payload is unchanged; nothing to do")
+            for line in diff:
+                click.echo(_flat(line))
+            if not yes:
+                click.confirm("Retry the job with this payload?", abort=True)
+            revision = retry_with_payload(
+                store, queue, job_id, payload, cli_actor(), undo_of=undo_of
+            )
+    finally:
+        store.close()
+    click.echo(f"job {job_id} moved to pending with edit {revision.id}")
+
+
+@click.command("revisions")
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("job_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of diffs.")
+def revisions(topic: str, job_id: str, as_json: bool) -> None:
+    """Print the payload edits of job ID of TOPIC, newest first, as diffs."""
+    store = open_store()
+    try:
+        found = job_revisions(store, job_id)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"revisions": [r.to_dict() for r in found]}))
+        return
+    if not found:
+        click.echo(f"no payload edit of job {job_id} of topic {topic} recorded")
+    for revision in found:
+        undoing = "" if revision.undo_of is None else f", undoing {revision.undo_of}"
+        click.echo(
+            f"edit {revision.id}: {utc_text(revision.at)} by {revision.actor}{undoing}"
+        )
+        for line in revision.diff:
+            click.echo("  " + _flat(line))
 
 
 def _flat(text: str) -> str:

@@ -43,6 +43,29 @@ TRIAGE_SCHEMAS: Schema = {
             "sent_as": {**ref("Link"), "nullable": True},
         },
     },
+    "Revision": {
+        "type": "object",
+        "required": ["id", "job_id", "topic", "at", "actor", "before", "after"],
+        "properties": {
+            "id": {"type": "integer"},
+            "job_id": {"type": "string"},
+            "topic": {"type": "string"},
+            "at": {"type": "number"},
+            "actor": {"type": "string"},
+            "before": {"type": "object"},
+            "after": {"type": "object"},
+            "undo_of": {"type": "integer", "nullable": True},
+            "diff": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "EditRequest": {
+        "type": "object",
+        "properties": {
+            "payload": {"type": "object"},
+            "undo_of": {"type": "integer"},
+            "dry_run": {"type": "boolean"},
+        },
+    },
     "SendRequest": {
         "type": "object",
         "required": ["topic"],
@@ -135,6 +158,37 @@ TRIAGE_PATHS: Schema = {
                 ),
             ),
             body=ref("SendRequest"),
+        )
+    },
+    "/topics/{topic}/jobs/{job_id}/edit": {
+        "post": operation(
+            "Retry a failed or dead job with an edited payload, or preview the diff.",
+            [TOPIC, JOB_ID],
+            (
+                "The diff and, unless dry_run, the stored revision.",
+                object_schema(
+                    ["diff", "moved"],
+                    {
+                        "diff": {"type": "array", "items": {"type": "string"}},
+                        "moved": {"type": "boolean"},
+                        "revision": ref("Revision"),
+                    },
+                ),
+            ),
+            body=ref("EditRequest"),
+        )
+    },
+    "/topics/{topic}/jobs/{job_id}/revisions": {
+        "get": operation(
+            "Return every payload edit of a job, newest first.",
+            [TOPIC, JOB_ID],
+            (
+                "The revisions.",
+                object_schema(
+                    ["revisions"],
+                    {"revisions": {"type": "array", "items": ref("Revision")}},
+                ),
+            ),
         )
     },
 }

@@ -54,6 +54,18 @@ CREATE TABLE IF NOT EXISTS links (
     actor TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS links_source ON links (source_id);
+-- A payload edit: the payload before and after, applied by a retry.
+CREATE TABLE IF NOT EXISTS revisions (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL,
+    undo_of INTEGER
+);
+CREATE INDEX IF NOT EXISTS revisions_job ON revisions (job_id, id);
 """
 
 BUSY_TIMEOUT_SECONDS = 30.0

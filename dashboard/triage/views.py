@@ -11,6 +11,14 @@ from ..security import operator_name
 from ..state import console_state
 from . import operations
 from .audit import ACTIONS, audit_page
+from .edits import (
+    check_editable,
+    parse_payload_text,
+    payload_diff,
+    pretty_json,
+    retry_with_payload,
+    undo_payload,
+)
 from .lineage import job_lineage
 from .operations import check_target_topic
 
@@ -20,6 +28,19 @@ def register_triage_views(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/audit", view_func=audit)
     blueprint.add_url_rule(
         "/topics/<topic>/jobs/<job_id>/send", view_func=send_job, methods=["POST"]
+    )
+    blueprint.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/edit", view_func=edit_preview, methods=["POST"]
+    )
+    blueprint.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/edit/confirm",
+        view_func=edit_confirm,
+        methods=["POST"],
+    )
+    blueprint.add_url_rule(
+        "/topics/<topic>/jobs/<job_id>/revisions/<int:revision_id>/undo",
+        view_func=undo_preview,
+        methods=["POST"],
     )
 
 
@@ -71,3 +92,45 @@ def send_job(topic: str, job_id: str) -> ResponseReturnValue:
     )
     remember_result(f"Job {job_id} of topic {topic!r} was sent here as job {new_id}.")
     return redirect(url_for(".job", topic=target, job_id=new_id), 303)
+
+
+def edit_preview(topic: str, job_id: str) -> str:
+    """Show the diff of an edited payload, with a button that retries with it."""
+    queue = console_state().queue(topic)
+    payload = parse_payload_text(request.form.get("payload", ""), queue)
+    return _preview(topic, job_id, payload, None)
+
+
+def undo_preview(topic: str, job_id: str, revision_id: int) -> str:
+    """Show the diff that undoing one payload edit makes, with a confirm button."""
+    payload = undo_payload(console_state().triage, job_id, revision_id)
+    return _preview(topic, job_id, payload, revision_id)
+
+
+def edit_confirm(topic: str, job_id: str) -> ResponseReturnValue:
+    """Retry a failed or dead job with the confirmed payload; record the edit."""
+    state = console_state()
+    queue = state.queue(topic)
+    payload = parse_payload_text(request.form.get("payload", ""), queue)
+    undo_of = request.form.get("undo_of", type=int)
+    revision = retry_with_payload(
+        state.triage, queue, job_id, payload, operator_name(), undo_of=undo_of
+    )
+    remember_result(
+        f"Job {job_id} moved to pending with the edited payload (edit {revision.id})."
+    )
+    return redirect(url_for(".job", topic=topic, job_id=job_id), 303)
+
+
+def _preview(
+    topic: str, job_id: str, payload: dict[str, object], undo_of: int | None
+) -> str:
+    stored = check_editable(console_state().queue(topic), job_id)
+    return render_template(
+        "queuedeck/edit_preview.html",
+        topic=topic,
+        job_id=job_id,
+        diff=payload_diff(stored, payload),
+        payload_text=pretty_json(payload),
+        undo_of=undo_of,
+    )

@@ -66,3 +66,37 @@ def test_send_dead_letter_to_topic(page: Page, console_url, make_queue, doc_scre
     expect(page.locator("#sent-as")).to_contain_text("emails-manual")
     assert queue.counts()["dead"] == 0
     assert queue.counts("emails-manual")["pending"] == 1
+
+
+def test_edit_payload_then_undo(page: Page, console_url, make_queue, doc_screenshot):
+    queue = make_queue("emails")
+    [job_id] = push_dead(queue, 1, "SMTPRecipientsRefused: user0@example.com")
+    page.goto(console_url + f"/topics/emails/jobs/{job_id}")
+
+    page.locator("#edit-payload").fill(
+        '{\n  "n": 0,\n  "email": "user0@example.org"\n}'
+    )
+    page.get_by_role("button", name="Preview changes…").click()
+
+    diff = page.locator(".edit-preview .diff")
+    expect(diff.locator(".removed")).to_contain_text('"email": "user0@example.com"')
+    expect(diff.locator(".added")).to_contain_text('"email": "user0@example.org"')
+    assert queue.get(job_id).payload["email"] == "user0@example.com"
+    doc_screenshot("triage-edit", "main")
+    page.get_by_role("button", name="Confirm: retry with this payload").click()
+
+    expect(page.locator("#result")).to_contain_text("with the edited payload")
+    expect(page.locator(".revisions li")).to_have_count(1)
+    stored = queue.get(job_id)
+    assert stored.payload["email"] == "user0@example.org"
+    assert stored.status.value == "pending"
+
+    job = next(queue.consume(id=job_id, poll_interval=0))
+    assert job.fail("SMTPRecipientsRefused: user0@example.org")
+    page.reload()
+    page.get_by_role("button", name="Undo this edit…").click()
+    expect(page.locator("h1")).to_contain_text("Undo edit")
+    page.get_by_role("button", name="Confirm: retry with this payload").click()
+
+    expect(page.locator(".revisions li")).to_have_count(2)
+    assert queue.get(job_id).payload["email"] == "user0@example.com"

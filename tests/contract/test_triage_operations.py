@@ -1,4 +1,4 @@
-"""Operator triage operations on every backend: sending a job to a topic."""
+"""Operator triage operations on every backend: edited retries, sending a job."""
 
 from __future__ import annotations
 
@@ -81,3 +81,58 @@ def test_send_missing_job(queue_factory: QueueFactory) -> None:
 
     with pytest.raises(JobNotFoundError):
         queue.send_to("0" * 16, "other")
+
+
+def test_retry_with_payload_replaces_it(queue_factory: QueueFactory) -> None:
+    queue = queue_factory("emails", max_retries=2)
+    job_id = dead_letter(queue, {"to": "bad@example.com"})
+
+    assert queue.retry(job_id, payload={"to": "good@example.com", "n": [1, 2]})
+
+    stored = queue.get(job_id)
+    assert stored is not None
+    assert stored.status == JobStatus.PENDING
+    assert stored.attempts == 1
+    assert stored.payload == {"to": "good@example.com", "n": [1, 2]}
+    claimed = next(queue.consume(id=job_id, poll_interval=0))
+    assert claimed.payload == {"to": "good@example.com", "n": [1, 2]}
+    assert claimed.fail("still failing")
+    failed = queue.get(job_id)
+    assert failed is not None
+    assert failed.status == JobStatus.DEAD
+    assert failed.payload == {"to": "good@example.com", "n": [1, 2]}
+
+
+def test_retry_without_payload_keeps_it(queue_factory: QueueFactory) -> None:
+    queue = queue_factory("emails", max_retries=1)
+    job_id = dead_letter(queue, {"to": "a@example.com"})
+
+    assert queue.retry(job_id)
+
+    stored = queue.get(job_id)
+    assert stored is not None
+    assert stored.payload == {"to": "a@example.com"}
+
+
+def test_retry_payload_of_pending_job(queue_factory: QueueFactory) -> None:
+    queue = queue_factory("emails")
+    job_id = queue.push({"n": 1})
+
+    assert queue.retry(job_id, payload={"n": 2}) is False
+
+    stored = queue.get(job_id)
+    assert stored is not None
+    assert stored.payload == {"n": 1}
+
+
+def test_retry_invalid_payload_changes_nothing(queue_factory: QueueFactory) -> None:
+    queue = queue_factory("emails", max_retries=1)
+    job_id = dead_letter(queue, {"n": 1})
+
+    with pytest.raises(PayloadError):
+        queue.retry(job_id, payload={"n": 2**64})
+
+    stored = queue.get(job_id)
+    assert stored is not None
+    assert stored.status == JobStatus.DEAD
+    assert stored.payload == {"n": 1}

@@ -6,17 +6,12 @@ import base64
 import re
 
 import pytest
-from console_helpers import HTMX, page_csrf_token, push_dead
+from console_helpers import HTMX, api_token, page_csrf_token, push_dead
 
 from dashboard import ConsoleSettings, create_app
 from dashboard.triage.audit import audit_page, record_action
 from dashboard.triage.store import TriageStore, triage_path
 from queue_core import Settings
-
-
-def api_token(client) -> str:
-    token: str = client.get("/api/csrf-token").get_json()["csrf_token"]
-    return token
 
 
 def entries(app) -> list[dict]:

@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from console_helpers import page_csrf_token, push_dead
+from console_helpers import api_token, page_csrf_token, push_dead
 
 from dashboard import console_state
 from dashboard.triage.audit import audit_page
 from dashboard.triage.lineage import job_lineage
-
-
-def api_token(client) -> str:
-    token: str = client.get("/api/csrf-token").get_json()["csrf_token"]
-    return token
 
 
 def fail_again(queue, job_id: str, error: str) -> None:
