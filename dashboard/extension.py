@@ -152,12 +152,15 @@ def _start_timer() -> None:
 
 
 def _start_sampler() -> None:
-    # The first request starts the sampler, not init_app, so that gunicorn
-    # starts it in each worker after the fork. The store's tick claims keep
-    # the workers from sampling one interval twice. A test app starts it
-    # only when a test calls ConsoleState.start_sampler.
+    # The first request starts the sampler and the bulk retry runner, not
+    # init_app, so that gunicorn starts them in each worker after the fork.
+    # The store's tick claims keep the workers from sampling one interval
+    # twice, and a run's lease row keeps them from stepping one run twice.
+    # A test app starts them only when a test calls ConsoleState.start_sampler
+    # or start_runner.
     if not current_app.testing:
         console_state().start_sampler()
+        console_state().start_runner()
 
 
 def _add_server_timing(response: Response) -> Response:

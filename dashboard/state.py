@@ -17,6 +17,7 @@ from .charts import sparklines
 from .history import HOUR, HistoryStore, history_path
 from .sampler import Sampler
 from .settings import ConsoleSettings
+from .triage.runner import Runner
 from .triage.store import TriageStore, triage_path
 
 EXTENSION_NAME = "queuedeck"
@@ -50,6 +51,7 @@ class ConsoleState:
     _history: HistoryStore | None = field(default=None, repr=False)
     _sampler: Sampler | None = field(default=None, repr=False)
     _triage: TriageStore | None = field(default=None, repr=False)
+    _runner: Runner | None = field(default=None, repr=False)
 
     @property
     def backend(self) -> Backend:
@@ -135,6 +137,29 @@ class ConsoleState:
         atexit.unregister(sampler.stop)
         atexit.register(sampler.stop)
 
+    @property
+    def runner(self) -> Runner:
+        """The bulk retry runner of this console; it runs only once started."""
+        if self._runner is None:
+            runner = Runner(self.triage, self.queue)
+            with self._lock:
+                if self._runner is None:
+                    self._runner = runner
+        return self._runner
+
+    def start_runner(self) -> None:
+        """Start stepping bulk retry runs in the background.
+
+        Unfinished runs in the triage store continue from where they stopped.
+        The thread stops when the process exits or :meth:`close` is called.
+        """
+        runner = self.runner
+        if runner.running:
+            return
+        runner.start()
+        atexit.unregister(runner.stop)
+        atexit.register(runner.stop)
+
     def owns_path(self, path: str) -> bool:
         """Return whether the request path *path* lies in the console's URL space."""
         prefix = self.url_prefix
@@ -149,6 +174,8 @@ class ConsoleState:
         """Stop the sampler, then close the stores and the backend."""
         if self._sampler is not None:
             self._sampler.stop()
+        if self._runner is not None:
+            self._runner.stop()
         if self._history is not None:
             self._history.close()
         if self._triage is not None:

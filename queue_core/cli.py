@@ -39,6 +39,7 @@ DASHBOARD_COMMANDS = {
     "lineage": ("dashboard.triage.cli", "lineage"),
     "edit": ("dashboard.triage.cli", "edit"),
     "revisions": ("dashboard.triage.cli", "revisions"),
+    "runs": ("dashboard.triage.cli", "runs"),
 }
 
 

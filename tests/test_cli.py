@@ -725,3 +725,40 @@ def test_edit_needs_payload_or_undo() -> None:
 
     assert result.exit_code == 2
     assert "give either the new payload JSON or --undo EDIT" in result.output
+
+
+# Bulk retry runs ----------------------------------------------------------------
+
+
+def test_runs_start_work_and_list() -> None:
+    for n in range(3):
+        make_dead_letter("emails", {"n": n}, "boom")
+
+    started = run("runs", "start", "emails", "dead", "--rate", "1000")
+    run_id = started.output.strip()
+    worked = run("runs", "work")
+    listed = run("runs", "list")
+    shown = json.loads(run("runs", "show", run_id).output)
+
+    assert started.exit_code == 0, started.output
+    assert worked.exit_code == 0, worked.output
+    assert f"run {run_id}  finished  3 of 3 retried" in listed.output
+    assert shown["retried"] == 3
+    with Queue("emails") as queue:
+        assert queue.counts()["pending"] == 3
+
+
+def test_runs_control_commands() -> None:
+    make_dead_letter("emails", {"n": 1}, "boom")
+    run_id = run("runs", "start", "emails", "dead", "--rate", "1").output.strip()
+
+    paused = run("runs", "control", "pause", run_id)
+    resumed_twice = run("runs", "control", "pause", run_id)
+    missing = run("runs", "show", "99")
+
+    assert paused.exit_code == 0
+    assert f"run {run_id}  paused" in paused.output
+    assert resumed_twice.exit_code == 1
+    assert "cannot pause run" in resumed_twice.output
+    assert missing.exit_code == 1
+    assert "no bulk retry run 99" in missing.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 
 from queue_core import JobNotFoundError
 from queue_core.payload import encode_payload
@@ -24,6 +24,7 @@ from .edits import (
 )
 from .lineage import job_lineage
 from .operations import check_target_topic
+from .runs import Run, control_run, get_run, list_runs, start_run
 
 
 def register_triage_api(api: Blueprint) -> None:
@@ -40,6 +41,17 @@ def register_triage_api(api: Blueprint) -> None:
         endpoint="edit_job",
     )
     api.add_url_rule("/topics/<topic>/jobs/<job_id>/revisions", view_func=revisions)
+    api.add_url_rule("/runs", view_func=runs, endpoint="runs")
+    api.add_url_rule(
+        "/topics/<topic>/runs", view_func=start, methods=["POST"], endpoint="start_run"
+    )
+    api.add_url_rule("/runs/<run_id>", view_func=run, endpoint="run")
+    api.add_url_rule(
+        "/runs/<run_id>/<command>",
+        view_func=control,
+        methods=["POST"],
+        endpoint="control_run",
+    )
 
 
 def audit() -> Response:
@@ -145,3 +157,58 @@ def revisions(topic: str, job_id: str) -> Response:
     if not found:
         console_state().queue(topic).require(job_id)
     return jsonify(revisions=[revision.to_dict() for revision in found])
+
+
+def runs() -> Response:
+    """Return the newest 50 bulk retry runs with their progress."""
+    return jsonify(
+        runs=[found.to_dict() for found in list_runs(console_state().triage)]
+    )
+
+
+def start(topic: str) -> Response:
+    """Start a rate-limited bulk retry run of a status or error group.
+
+    The body contains ``status`` (failed or dead), ``rate`` (jobs a second),
+    and optionally ``signature``, ``threshold`` (a fraction, default 0.5) and
+    ``min_sample`` (default 20).
+    """
+    body = read_json_object()
+    status = body.get("status")
+    signature = body.get("signature")
+    if not isinstance(status, str):
+        raise ValueError(f"status must be 'failed' or 'dead', not {status!r:.80}")
+    if signature is not None and not isinstance(signature, str):
+        raise ValueError(f"signature must be a string, not {signature!r:.80}")
+    state = console_state()
+    started = start_run(
+        state.triage,
+        state.queue(topic),
+        status=status,
+        signature=signature,
+        rate=body.get("rate"),  # type: ignore[arg-type]
+        threshold=body.get("threshold", 0.5),
+        min_sample=body.get("min_sample", 20),
+        actor=operator_name(),
+    )
+    return jsonify(started.to_dict())
+
+
+def run(run_id: str) -> Response:
+    """Return one bulk retry run with its progress."""
+    return jsonify(_find_run(run_id).to_dict())
+
+
+def control(run_id: str, command: str) -> Response:
+    """Pause, resume or cancel a bulk retry run."""
+    found = _find_run(run_id)
+    changed = control_run(console_state().triage, found.id, command, operator_name())
+    return jsonify(changed.to_dict())
+
+
+def _find_run(run_id: str) -> Run:
+    # The id is matched as text, so that "abc" gets 404 as in the other routes.
+    try:
+        return get_run(console_state().triage, int(run_id))
+    except (LookupError, ValueError, OverflowError):
+        abort(404, description=f"no bulk retry run {run_id!r}")

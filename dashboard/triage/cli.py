@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import time
 from typing import Any
 
 import click
@@ -27,6 +28,8 @@ from .edits import (
     undo_payload,
 )
 from .lineage import job_lineage
+from .runner import Runner
+from .runs import COMMANDS, MAX_RATE, Run, control_run, get_run, list_runs, start_run
 from .store import TriageStore, triage_path
 
 
@@ -231,6 +234,141 @@ def revisions(topic: str, job_id: str, as_json: bool) -> None:
         )
         for line in revision.diff:
             click.echo("  " + _flat(line))
+
+
+@click.group("runs")
+def runs() -> None:
+    """Start, watch, pause, resume and cancel rate-limited bulk retry runs.
+
+    The console's background thread steps running runs; `queuedeck runs
+    work` steps them when no console runs.
+    """
+
+
+@runs.command("start")
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("status", type=click.Choice(["failed", "dead"]))
+@click.option("--signature", help="Retry only this error group.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0, MAX_RATE, min_open=True),
+    required=True,
+    help="Jobs retried per second.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Stop when more than this fraction of settled retried jobs fail again.",
+)
+@click.option(
+    "--min-sample",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Settled retried jobs needed before the threshold applies.",
+)
+def runs_start(
+    topic: str,
+    status: str,
+    signature: str | None,
+    rate: float,
+    threshold: float,
+    min_sample: int,
+) -> None:
+    """Start a bulk retry run of the STATUS jobs of TOPIC and print its id."""
+    store = open_store()
+    try:
+        with Queue(topic) as queue:
+            started = start_run(
+                store,
+                queue,
+                status=status,
+                signature=signature,
+                rate=rate,
+                threshold=threshold,
+                min_sample=min_sample,
+                actor=cli_actor(),
+            )
+    finally:
+        store.close()
+    click.echo(started.id)
+
+
+@runs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def runs_list(as_json: bool) -> None:
+    """Print the newest 50 runs with their progress."""
+    store = open_store()
+    try:
+        found = list_runs(store)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"runs": [each.to_dict() for each in found]}))
+        return
+    if not found:
+        click.echo("no bulk retry runs")
+    for each in found:
+        click.echo(_run_line(each))
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+def runs_show(run_id: int) -> None:
+    """Print one run's progress as JSON."""
+    store = open_store()
+    try:
+        click.echo(json.dumps(get_run(store, run_id).to_dict()))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+@runs.command("control")
+@click.argument("command", type=click.Choice(list(COMMANDS)))
+@click.argument("run_id", type=int)
+def runs_control(command: str, run_id: int) -> None:
+    """Pause, resume or cancel the run RUN_ID."""
+    store = open_store()
+    try:
+        changed = control_run(store, run_id, command, cli_actor())
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(_run_line(changed))
+
+
+@runs.command("work")
+def runs_work() -> None:
+    """Step the running runs in this process until none is running (Ctrl-C stops)."""
+    store = open_store()
+    queues: dict[str, Queue] = {}
+
+    def queue_for(topic: str) -> Queue:
+        if topic not in queues:
+            queues[topic] = Queue(topic)
+        return queues[topic]
+
+    runner = Runner(store, queue_for)
+    try:
+        while any(each.state == "running" for each in list_runs(store)):
+            time.sleep(runner.run_once())
+    finally:
+        for queue in queues.values():
+            queue.close()
+        store.close()
+    click.echo("no running bulk retry run left")
+
+
+def _run_line(run: Run) -> str:
+    return (
+        f"run {run.id}  {run.state}  {run.retried} of {run.total} retried  "
+        f"{run.failed_again} of {run.settled} failed again  {_flat(run.describe())}"
+    )
 
 
 def _flat(text: str) -> str:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from ..openapi_parts import JOB_ID, TOPIC, Schema, object_schema, operation, ref
 from .audit import ACTIONS
 
+RUN_ID: Schema = {
+    "name": "run_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
 ATTEMPT: Schema = {
     "type": "object",
     "required": ["job_id", "attempt", "topic", "status", "error", "failed_at"],
@@ -64,6 +70,44 @@ TRIAGE_SCHEMAS: Schema = {
             "payload": {"type": "object"},
             "undo_of": {"type": "integer"},
             "dry_run": {"type": "boolean"},
+        },
+    },
+    "Run": {
+        "type": "object",
+        "required": ["id", "topic", "status", "state", "total", "retried"],
+        "properties": {
+            "id": {"type": "integer"},
+            "topic": {"type": "string"},
+            "status": {"type": "string", "enum": ["failed", "dead"]},
+            "signature": {"type": "string", "nullable": True},
+            "rate": {"type": "number"},
+            "threshold": {"type": "number"},
+            "min_sample": {"type": "integer"},
+            "state": {
+                "type": "string",
+                "enum": ["running", "paused", "cancelled", "stopped", "finished"],
+            },
+            "total": {"type": "integer"},
+            "created_at": {"type": "number"},
+            "created_by": {"type": "string"},
+            "updated_at": {"type": "number"},
+            "stop_reason": {"type": "string", "nullable": True},
+            "retried": {"type": "integer"},
+            "skipped": {"type": "integer"},
+            "settled": {"type": "integer"},
+            "failed_again": {"type": "integer"},
+            "description": {"type": "string"},
+        },
+    },
+    "RunRequest": {
+        "type": "object",
+        "required": ["status", "rate"],
+        "properties": {
+            "status": {"type": "string", "enum": ["failed", "dead"]},
+            "signature": {"type": "string"},
+            "rate": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+            "threshold": {"type": "number", "maximum": 1},
+            "min_sample": {"type": "integer", "minimum": 1},
         },
     },
     "SendRequest": {
@@ -189,6 +233,49 @@ TRIAGE_PATHS: Schema = {
                     {"revisions": {"type": "array", "items": ref("Revision")}},
                 ),
             ),
+        )
+    },
+    "/runs": {
+        "get": operation(
+            "Return the newest 50 bulk retry runs with their progress.",
+            [],
+            (
+                "The runs, newest first.",
+                object_schema(
+                    ["runs"], {"runs": {"type": "array", "items": ref("Run")}}
+                ),
+            ),
+        )
+    },
+    "/topics/{topic}/runs": {
+        "post": operation(
+            "Start a rate-limited bulk retry run of a status or error group.",
+            [TOPIC],
+            ("The new run.", ref("Run")),
+            body=ref("RunRequest"),
+        )
+    },
+    "/runs/{run_id}": {
+        "get": operation(
+            "Return one bulk retry run with its progress.",
+            [RUN_ID],
+            ("The run.", ref("Run")),
+        )
+    },
+    "/runs/{run_id}/{command}": {
+        "post": operation(
+            "Pause, resume or cancel a bulk retry run.",
+            [
+                RUN_ID,
+                {
+                    "name": "command",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["pause", "resume", "cancel"]},
+                },
+            ],
+            ("The run after the change.", ref("Run")),
+            write=True,
         )
     },
 }

@@ -66,6 +66,40 @@ CREATE TABLE IF NOT EXISTS revisions (
     undo_of INTEGER
 );
 CREATE INDEX IF NOT EXISTS revisions_job ON revisions (job_id, id);
+-- A rate-limited bulk retry of one status or error group of a topic.
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    signature TEXT,
+    rate REAL NOT NULL,
+    threshold REAL NOT NULL,
+    min_sample INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    next_at REAL NOT NULL,
+    stop_reason TEXT
+);
+-- Each job a run took, written before its retry is sent ('claimed') and
+-- after ('retried' or 'skipped'), with what became of it since.
+CREATE TABLE IF NOT EXISTS run_jobs (
+    run_id INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    outcome TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (run_id, job_id)
+) WITHOUT ROWID;
+-- The process that runs a run, until expires_at unless it renews the lease.
+CREATE TABLE IF NOT EXISTS run_leases (
+    run_id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 BUSY_TIMEOUT_SECONDS = 30.0

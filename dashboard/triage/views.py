@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..context import parse_limit
+from ..htmx import is_htmx_request
 from ..results import remember_result
 from ..security import operator_name
 from ..state import console_state
@@ -21,6 +22,9 @@ from .edits import (
 )
 from .lineage import job_lineage
 from .operations import check_target_topic
+from .runs import Run, get_run, list_runs
+from .runs import control_run as control
+from .runs import start_run as start
 
 
 def register_triage_views(blueprint: Blueprint) -> None:
@@ -36,6 +40,15 @@ def register_triage_views(blueprint: Blueprint) -> None:
         "/topics/<topic>/jobs/<job_id>/edit/confirm",
         view_func=edit_confirm,
         methods=["POST"],
+    )
+    blueprint.add_url_rule("/runs", view_func=runs)
+    blueprint.add_url_rule("/runs/<int:run_id>", view_func=run)
+    blueprint.add_url_rule("/runs/<int:run_id>/progress", view_func=run_progress)
+    blueprint.add_url_rule(
+        "/topics/<topic>/runs", view_func=start_run, methods=["POST"]
+    )
+    blueprint.add_url_rule(
+        "/runs/<int:run_id>/<command>", view_func=control_run, methods=["POST"]
     )
     blueprint.add_url_rule(
         "/topics/<topic>/jobs/<job_id>/revisions/<int:revision_id>/undo",
@@ -134,3 +147,61 @@ def _preview(
         payload_text=pretty_json(payload),
         undo_of=undo_of,
     )
+
+
+def runs() -> str:
+    """List the bulk retry runs, newest first."""
+    return render_template(
+        "queuedeck/runs.html", runs=list_runs(console_state().triage)
+    )
+
+
+def run(run_id: int) -> str:
+    """Show one bulk retry run with its progress and controls."""
+    return render_template("queuedeck/run.html", run=_find_run(run_id))
+
+
+def run_progress(run_id: int) -> str:
+    """Return a run's progress panel, which htmx polls while the run is active."""
+    return render_template("queuedeck/_run.html", run=_find_run(run_id))
+
+
+def start_run(topic: str) -> ResponseReturnValue:
+    """Start a bulk retry run of the status or error group in the form."""
+    state = console_state()
+    form = request.form
+    started = start(
+        state.triage,
+        state.queue(topic),
+        status=form.get("status", ""),
+        signature=form.get("signature") or None,
+        rate=_form_number("rate"),
+        threshold=_form_number("threshold") / 100,
+        min_sample=int(_form_number("min_sample")),
+        actor=operator_name(),
+    )
+    return redirect(url_for(".run", run_id=started.id), 303)
+
+
+def control_run(run_id: int, command: str) -> ResponseReturnValue:
+    """Pause, resume or cancel a run; htmx gets the updated progress panel."""
+    _find_run(run_id)
+    changed = control(console_state().triage, run_id, command, operator_name())
+    if is_htmx_request():
+        return render_template("queuedeck/_run.html", run=changed)
+    return redirect(url_for(".run", run_id=run_id), 303)
+
+
+def _find_run(run_id: int) -> Run:
+    try:
+        return get_run(console_state().triage, run_id)
+    except (LookupError, OverflowError):
+        abort(404, description=f"No bulk retry run {run_id}.")
+
+
+def _form_number(name: str) -> float:
+    text = request.form.get(name, "")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"invalid {name} {text!r}; enter a number") from None

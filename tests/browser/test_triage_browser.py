@@ -100,3 +100,37 @@ def test_edit_payload_then_undo(page: Page, console_url, make_queue, doc_screens
 
     expect(page.locator(".revisions li")).to_have_count(2)
     assert queue.get(job_id).payload["email"] == "user0@example.com"
+
+
+def test_bulk_retry_run_progress_and_controls(
+    page: Page, console_url, make_queue, doc_screenshot
+):
+    queue = make_queue("emails")
+    push_dead(queue, 6, "ConnectionError: smtp.example.com refused")
+    page.goto(console_url + "/topics/emails?status=dead")
+    page.get_by_role("link", name="Retry all dead…").click()
+
+    page.get_by_label("Jobs per second").fill("2")
+    page.get_by_label("after at least this many have settled").fill("3")
+    page.get_by_role("button", name="Start a bulk retry run").click()
+
+    panel = page.locator("#run")
+    expect(panel).to_have_attribute("data-state", "running")
+    expect(page.locator("#run-progress")).to_have_attribute("max", "6")
+    expect(panel.locator("[data-done]")).not_to_have_text("0", timeout=10000)
+    panel.get_by_role("button", name="Pause").click()
+    expect(panel).to_have_attribute("data-state", "paused")
+    paused_at = queue.counts()["dead"]
+    doc_screenshot("triage-run", "#run")
+
+    panel.get_by_role("button", name="Resume").click()
+    expect(panel).to_have_attribute("data-state", "running")
+    panel.get_by_role("button", name="Cancel run").click()
+
+    expect(panel).to_have_attribute("data-state", "cancelled")
+    expect(panel.get_by_role("button")).to_have_count(0)
+    assert queue.counts()["dead"] <= paused_at
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.locator('tr[data-action="run-cancel"]')).to_have_count(1)
+    expect(page.locator('tr[data-action="run-pause"]')).to_have_count(1)
+    expect(page.locator('tr[data-action="run-start"]')).to_have_count(1)
