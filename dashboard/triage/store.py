@@ -4,16 +4,15 @@ It contains what the queue backends do not keep: the audit log of operator
 actions, the error of each failed attempt seen before a retry, the links of
 jobs sent to another topic, payload revisions and bulk retry runs. Several
 processes may share one file (gunicorn workers, the ``queuedeck`` command);
-every write is one statement or one ``IMMEDIATE`` transaction.
+every write is one statement, so SQLite's file lock makes each atomic.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from queue_core import Settings
@@ -157,15 +156,3 @@ class TriageStore:
         """Run one read and return all its rows."""
         with self._lock:
             return self._db.execute(sql, arguments).fetchall()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the write lock of the file for the statements run inside."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
