@@ -19,7 +19,10 @@ from . import actions, security
 from .context import ERROR_STATUSES, overview_context, parse_limit, parse_search
 from .jsonbody import read_json_object
 from .openapi import openapi
+from .security import operator_name
 from .state import console_state
+from .triage import operations
+from .triage.api import register_triage_api
 
 
 def make_api_blueprint() -> Blueprint:
@@ -38,6 +41,7 @@ def make_api_blueprint() -> Blueprint:
         "/topics/<topic>/jobs/<job_id>/delete", view_func=delete_job, methods=["POST"]
     )
     api.add_url_rule("/topics/<topic>/bulk", view_func=bulk, methods=["POST"])
+    register_triage_api(api)
     api.register_error_handler(HTTPException, _http_error)
     api.register_error_handler(QueueError, _queue_error)
     api.register_error_handler(ValueError, _value_error)
@@ -122,12 +126,20 @@ def error_groups(topic: str) -> Response:
 
 def retry_job(topic: str, job_id: str) -> Response:
     """Move one failed or dead job back to pending; ``moved`` is the outcome."""
-    return jsonify(moved=console_state().queue(topic).retry(job_id))
+    state = console_state()
+    queue = state.queue(topic)
+    return jsonify(
+        moved=operations.retry_job(state.triage, queue, job_id, operator_name())
+    )
 
 
 def delete_job(topic: str, job_id: str) -> Response:
     """Delete one job unless a worker reserved it; ``deleted`` is the outcome."""
-    return jsonify(deleted=console_state().queue(topic).delete(job_id))
+    state = console_state()
+    queue = state.queue(topic)
+    return jsonify(
+        deleted=operations.delete_job(state.triage, queue, job_id, operator_name())
+    )
 
 
 def bulk(topic: str) -> Response:
@@ -152,7 +164,7 @@ def bulk(topic: str) -> Response:
             sample=[job.id for job in preview.sample],
             description=scope.describe_count(preview.count),
         )
-    moved = actions.execute(queue, scope)
+    moved = operations.run_bulk(console_state().triage, queue, scope, operator_name())
     return jsonify(
         scope=scope.to_dict(),
         moved=moved,

@@ -30,6 +30,8 @@ from .formatting import (
 )
 from .history import HOUR, SPANS, parse_span
 from .state import ConsoleState
+from .triage.edits import job_revisions, pretty_json
+from .triage.lineage import job_lineage
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +279,10 @@ def job_context(state: ConsoleState, topic: str, job_id: str) -> dict[str, Any] 
         "payload_text": payload_text,
         "payload_cut": is_cut(payload_text, PRETTY_PAYLOAD_CHARACTERS),
         "payload_limit": PRETTY_PAYLOAD_CHARACTERS,
-        "retry_of": None if job.retry_of is None else queue.get(job.retry_of),
+        "retry_of": None if job.retry_of is None else _find_job(state, job.retry_of),
+        "lineage": job_lineage(state.triage, job_id),
+        "revisions": job_revisions(state.triage, job_id),
+        "edit_text": pretty_json(job.payload),
         "timestamps": [
             ("Created", job.created_at),
             ("Updated", job.updated_at),
@@ -285,6 +290,14 @@ def job_context(state: ConsoleState, topic: str, job_id: str) -> dict[str, Any] 
             ("Lease expires", job.lease_expires_at),
         ],
     }
+
+
+def _find_job(state: ConsoleState, job_id: str) -> Job | None:
+    # A job sent to another topic links to a job of its old topic.
+    record = state.backend.get(None, job_id)
+    if record is None:
+        return None
+    return state.queue().get(job_id, topic=_short_topic(state, record.topic))
 
 
 def _add_sparklines(state: ConsoleState, overview: Overview) -> None:

@@ -37,7 +37,7 @@ from .metrics import metrics
 from .results import pop_result
 from .security import add_security_headers, check_request, csrf_token
 from .settings import ConsoleSettings
-from .state import EXTENSION_NAME, AuthCheck, ConsoleState, console_state
+from .state import EXTENSION_NAME, AuthCheck, ConsoleState, UserName, console_state
 from .views import register_views
 
 BLUEPRINT_NAME = "queuedeck"
@@ -52,6 +52,7 @@ def init_app(
     queue_settings: Settings | None = None,
     backend: Backend | None = None,
     auth_check: AuthCheck | None = None,
+    user_name: UserName | None = None,
 ) -> ConsoleState:
     """Mount the console on *app* under *url_prefix* and return its state.
 
@@ -61,6 +62,8 @@ def init_app(
         by default one is opened on the first request and shared by all.
     :param auth_check: called before every console request; returning
         ``False`` rejects it with 403. It may also abort or redirect itself.
+    :param user_name: returns the current user's name for the audit log, when
+        the host app, not HTTP Basic, logs users in.
 
     The host app's ``SECRET_KEY`` signs the console's CSRF tokens.
     """
@@ -71,6 +74,7 @@ def init_app(
         else queue_settings,
         auth_check=auth_check,
         shared_backend=backend,
+        user_name=user_name,
     )
     state.url_prefix = url_prefix.rstrip("/")
     app.extensions[EXTENSION_NAME] = state
@@ -148,12 +152,15 @@ def _start_timer() -> None:
 
 
 def _start_sampler() -> None:
-    # The first request starts the sampler, not init_app, so that gunicorn
-    # starts it in each worker after the fork. The store's tick claims keep
-    # the workers from sampling one interval twice. A test app starts it
-    # only when a test calls ConsoleState.start_sampler.
+    # The first request starts the sampler and the bulk retry runner, not
+    # init_app, so that gunicorn starts them in each worker after the fork.
+    # The store's tick claims keep the workers from sampling one interval
+    # twice, and a run's lease row keeps them from stepping one run twice.
+    # A test app starts them only when a test calls ConsoleState.start_sampler
+    # or start_runner.
     if not current_app.testing:
         console_state().start_sampler()
+        console_state().start_runner()
 
 
 def _add_server_timing(response: Response) -> Response:

@@ -72,6 +72,15 @@ def visible(text: object) -> Markup:
     return Markup(_INVISIBLE.sub(_control_span, escaped))
 
 
+def escape_invisible_json(text: str) -> str:
+    """Return JSON *text* with each control or bidi character as a ``\\uXXXX`` escape.
+
+    Such characters occur only inside JSON strings, where the escape decodes
+    to the same character, so the text still parses to the same value.
+    """
+    return _INVISIBLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     """Return *count* with thousands separators and *noun* in the right number.
 

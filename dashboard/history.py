@@ -151,11 +151,19 @@ def history_path(queue_settings: Settings) -> Path:
     working directory. A ``TINA4_QUEUE_PREFIX`` is added to the name, so
     consoles of different prefixes keep separate histories.
     """
+    return console_store_path(queue_settings, "history")
+
+
+def console_store_path(queue_settings: Settings, kind: str) -> Path:
+    """Return the default file of the console's *kind* store, as for the history.
+
+    *kind* is the word in the file name, such as ``history`` or ``triage``.
+    """
     suffix = f"-{queue_settings.prefix}" if queue_settings.prefix else ""
     if queue_settings.backend == "file":
         directory = queue_settings.path
-        return directory.with_name(f"{directory.name}-history{suffix}.sqlite3")
-    name = f"queuedeck-history-{queue_settings.backend}{suffix}.sqlite3"
+        return directory.with_name(f"{directory.name}-{kind}{suffix}.sqlite3")
+    name = f"queuedeck-{kind}-{queue_settings.backend}{suffix}.sqlite3"
     return Path("data", name).absolute()
 
 

@@ -6,17 +6,27 @@ the console is mounted under.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, jsonify
 
 from .context import MAX_SEARCH_CHARACTERS
+from .openapi_parts import (
+    CSRF,
+    ERRORS,
+    JOB_ID,
+    NULLABLE_TIME,
+    STATUSES,
+    TIME,
+    TOPIC,
+    Schema,
+    errors,
+    json_content,
+    ref,
+    reply,
+)
 from .state import console_state
+from .triage.openapi import TRIAGE_PATHS, TRIAGE_SCHEMAS
 
 OPENAPI_VERSION = "3.0.3"
-STATUSES = ["pending", "reserved", "completed", "failed", "dead"]
-
-Schema = dict[str, Any]
 
 
 def openapi() -> Response:
@@ -40,7 +50,7 @@ def describe(server_url: str) -> Schema:
         },
         "servers": [{"url": server_url or "/"}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **TRIAGE_SCHEMAS},
             "securitySchemes": {
                 "basic": {
                     "type": "http",
@@ -52,28 +62,9 @@ def describe(server_url: str) -> Schema:
             "responses": RESPONSES,
         },
         "security": [{"basic": []}, {}],
-        "paths": PATHS,
+        "paths": {**PATHS, **TRIAGE_PATHS},
     }
 
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: Schema) -> Schema:
-    return {"application/json": {"schema": schema}}
-
-
-def _reply(description: str, schema: Schema) -> Schema:
-    return {"description": description, "content": _json(schema)}
-
-
-def _errors(*codes: str) -> Schema:
-    return {code: {"$ref": f"#/components/responses/{code}"} for code in codes}
-
-
-TIME = {"type": "string", "format": "date-time"}
-NULLABLE_TIME = {**TIME, "nullable": True}
 
 SCHEMAS: Schema = {
     "Error": {
@@ -108,7 +99,7 @@ SCHEMAS: Schema = {
         "required": ["topic", "counts", "oldest_pending_age", "workers"],
         "properties": {
             "topic": {"type": "string"},
-            "counts": _ref("Counts"),
+            "counts": ref("Counts"),
             "oldest_pending_age": {"type": "number", "nullable": True},
             "workers": {"type": "integer", "minimum": 0},
             "dead_alert": {"type": "boolean"},
@@ -150,7 +141,7 @@ SCHEMAS: Schema = {
 }
 
 RESPONSES: Schema = {
-    code: _reply(description, _ref("Error"))
+    code: reply(description, ref("Error"))
     for code, description in {
         "400": "Invalid request: the message names the value and the fix.",
         "401": "The console needs a user name and password.",
@@ -165,27 +156,12 @@ RESPONSES["401"] = {
     "content": {"text/plain": {"schema": {"type": "string"}}},
 }
 
-TOPIC = {
-    "name": "topic",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-}
-JOB_ID = {
-    "name": "job_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-}
-CSRF: list[Schema] = [{"csrf": []}, {"basic": [], "csrf": []}]
-ERRORS = ("400", "401", "403", "404", "503")
-
 PATHS: Schema = {
     "/csrf-token": {
         "get": {
             "summary": "Return a CSRF token for this session's POST requests.",
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "The token.",
                     {
                         "type": "object",
@@ -193,7 +169,7 @@ PATHS: Schema = {
                         "properties": {"csrf_token": {"type": "string"}},
                     },
                 ),
-                **_errors("401", "403"),
+                **errors("401", "403"),
             },
         }
     },
@@ -201,19 +177,19 @@ PATHS: Schema = {
         "get": {
             "summary": "Return every topic's counts, oldest pending age and workers.",
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "Topics, totals and live workers.",
                     {
                         "type": "object",
                         "required": ["topics", "totals", "workers"],
                         "properties": {
-                            "topics": {"type": "array", "items": _ref("Topic")},
-                            "totals": _ref("Counts"),
-                            "workers": {"type": "array", "items": _ref("Worker")},
+                            "topics": {"type": "array", "items": ref("Topic")},
+                            "totals": ref("Counts"),
+                            "workers": {"type": "array", "items": ref("Worker")},
                         },
                     },
                 ),
-                **_errors(*ERRORS),
+                **errors(*ERRORS),
             },
         }
     },
@@ -245,18 +221,18 @@ PATHS: Schema = {
                 {"name": "signature", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "One page and the cursor of the next, or null.",
                     {
                         "type": "object",
                         "required": ["jobs", "next_cursor"],
                         "properties": {
-                            "jobs": {"type": "array", "items": _ref("Job")},
+                            "jobs": {"type": "array", "items": ref("Job")},
                             "next_cursor": {"type": "string", "nullable": True},
                         },
                     },
                 ),
-                **_errors(*ERRORS),
+                **errors(*ERRORS),
             },
         }
     },
@@ -265,8 +241,8 @@ PATHS: Schema = {
             "summary": "Return one job with its whole payload.",
             "parameters": [TOPIC, JOB_ID],
             "responses": {
-                "200": _reply("The job.", _ref("Job")),
-                **_errors(*ERRORS),
+                "200": reply("The job.", ref("Job")),
+                **errors(*ERRORS),
             },
         }
     },
@@ -282,7 +258,7 @@ PATHS: Schema = {
                 },
             ],
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "Error groups, largest first.",
                     {
                         "type": "object",
@@ -305,7 +281,7 @@ PATHS: Schema = {
                         },
                     },
                 ),
-                **_errors(*ERRORS),
+                **errors(*ERRORS),
             },
         }
     },
@@ -315,7 +291,7 @@ PATHS: Schema = {
             "parameters": [TOPIC, JOB_ID],
             "security": CSRF,
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "Whether the job moved.",
                     {
                         "type": "object",
@@ -323,7 +299,7 @@ PATHS: Schema = {
                         "properties": {"moved": {"type": "boolean"}},
                     },
                 ),
-                **_errors(*ERRORS),
+                **errors(*ERRORS),
             },
         }
     },
@@ -333,7 +309,7 @@ PATHS: Schema = {
             "parameters": [TOPIC, JOB_ID],
             "security": CSRF,
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "Whether the job was deleted.",
                     {
                         "type": "object",
@@ -341,7 +317,7 @@ PATHS: Schema = {
                         "properties": {"deleted": {"type": "boolean"}},
                     },
                 ),
-                **_errors(*ERRORS),
+                **errors(*ERRORS),
             },
         }
     },
@@ -350,9 +326,12 @@ PATHS: Schema = {
             "summary": "Preview (dry_run) or run a bulk retry or purge.",
             "parameters": [TOPIC],
             "security": CSRF,
-            "requestBody": {"required": True, "content": _json(_ref("BulkRequest"))},
+            "requestBody": {
+                "required": True,
+                "content": json_content(ref("BulkRequest")),
+            },
             "responses": {
-                "200": _reply(
+                "200": reply(
                     "The scope and the count moved, or the preview.",
                     {
                         "type": "object",
@@ -366,7 +345,7 @@ PATHS: Schema = {
                         },
                     },
                 ),
-                **_errors(*ERRORS),
+                **errors(*ERRORS),
             },
         }
     },

@@ -55,6 +55,23 @@ def csrf_token() -> str:
     return token
 
 
+def operator_name() -> str:
+    """Return who sent the current request, for the audit log.
+
+    The HTTP Basic user name when the console has credentials, else the host
+    app's ``user_name`` hook, else ``anonymous`` with the client address.
+    """
+    state = console_state()
+    auth = request.authorization
+    if state.settings.username is not None and auth is not None and auth.username:
+        return auth.username
+    if state.user_name is not None:
+        name = state.user_name()
+        if name:
+            return name
+    return f"anonymous ({request.remote_addr or 'unknown address'})"
+
+
 def check_request() -> Response | None:
     """Authenticate the request, then reject writes in read-only mode or without CSRF.
 

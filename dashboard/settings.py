@@ -19,6 +19,10 @@ QUEUEDECK_SAMPLE_SECONDS         10      seconds between history samples; 0
                                          turns the sampler off
 QUEUEDECK_HISTORY_PATH           (auto)  SQLite file of the history; see
                                          :func:`dashboard.history.history_path`
+QUEUEDECK_TRIAGE_PATH            (auto)  SQLite file of the audit log, retry
+                                         lineage, payload edits and bulk
+                                         retry runs; see
+                                         :func:`dashboard.triage.store.triage_path`
 ================================ ======= ======================================
 """
 
@@ -53,6 +57,8 @@ class ConsoleSettings:
     sample_seconds: float = 10.0
     #: The history's SQLite file; ``None`` picks one beside the queue data.
     history_path: Path | None = None
+    #: The triage store's SQLite file; ``None`` picks one beside the queue data.
+    triage_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
@@ -85,6 +91,7 @@ class ConsoleSettings:
             worker_timeout=_number(get("WORKER_TIMEOUT"), "WORKER_TIMEOUT", 30),
             sample_seconds=_sample_seconds(get("SAMPLE_SECONDS")),
             history_path=_path(get("HISTORY_PATH")),
+            triage_path=_path(get("TRIAGE_PATH")),
         )
 
     @property

@@ -17,12 +17,18 @@ from .charts import sparklines
 from .history import HOUR, HistoryStore, history_path
 from .sampler import Sampler
 from .settings import ConsoleSettings
+from .triage.runner import Runner
+from .triage.store import TriageStore, triage_path
 
 EXTENSION_NAME = "queuedeck"
 
 #: A host app's access check: called before every console request, it returns
 #: whether the current user may use the console (``False`` gives 403).
 AuthCheck = Callable[[], bool]
+
+#: A host app's name for the current user, recorded in the audit log; ``None``
+#: or an empty name when it does not know one.
+UserName = Callable[[], str | None]
 
 
 @dataclass
@@ -38,11 +44,14 @@ class ConsoleState:
     queue_settings: Settings
     auth_check: AuthCheck | None = None
     shared_backend: Backend | None = None
+    user_name: UserName | None = None
     #: Where the console is mounted, such as ``/admin/queues``; empty at the root.
     url_prefix: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _history: HistoryStore | None = field(default=None, repr=False)
     _sampler: Sampler | None = field(default=None, repr=False)
+    _triage: TriageStore | None = field(default=None, repr=False)
+    _runner: Runner | None = field(default=None, repr=False)
 
     @property
     def backend(self) -> Backend:
@@ -76,6 +85,20 @@ class ConsoleState:
                     interval = self.settings.sample_seconds or 10.0
                     self._history = HistoryStore(path, interval=interval)
         return self._history
+
+    @property
+    def triage(self) -> TriageStore:
+        """The triage store (audit log, lineage, edits, runs), opened on first use.
+
+        Its file is ``QUEUEDECK_TRIAGE_PATH``, or by default the one that
+        :func:`dashboard.triage.store.triage_path` picks beside the queue data.
+        """
+        if self._triage is None:
+            with self._lock:
+                if self._triage is None:
+                    path = self.settings.triage_path or triage_path(self.queue_settings)
+                    self._triage = TriageStore(path)
+        return self._triage
 
     @property
     def sampler(self) -> Sampler:
@@ -114,6 +137,29 @@ class ConsoleState:
         atexit.unregister(sampler.stop)
         atexit.register(sampler.stop)
 
+    @property
+    def runner(self) -> Runner:
+        """The bulk retry runner of this console; it runs only once started."""
+        if self._runner is None:
+            runner = Runner(self.triage, self.queue)
+            with self._lock:
+                if self._runner is None:
+                    self._runner = runner
+        return self._runner
+
+    def start_runner(self) -> None:
+        """Start stepping bulk retry runs in the background.
+
+        Unfinished runs in the triage store continue from where they stopped.
+        The thread stops when the process exits or :meth:`close` is called.
+        """
+        runner = self.runner
+        if runner.running:
+            return
+        runner.start()
+        atexit.unregister(runner.stop)
+        atexit.register(runner.stop)
+
     def owns_path(self, path: str) -> bool:
         """Return whether the request path *path* lies in the console's URL space."""
         prefix = self.url_prefix
@@ -125,11 +171,15 @@ class ConsoleState:
         return path == api or path.startswith(api + "/")
 
     def close(self) -> None:
-        """Stop the sampler, then close the history store and the backend."""
+        """Stop the sampler, then close the stores and the backend."""
         if self._sampler is not None:
             self._sampler.stop()
+        if self._runner is not None:
+            self._runner.stop()
         if self._history is not None:
             self._history.close()
+        if self._triage is not None:
+            self._triage.close()
         if self.shared_backend is not None:
             self.shared_backend.close()
 

@@ -36,7 +36,10 @@ from .context import (
 )
 from .htmx import is_htmx_request
 from .results import remember_result
+from .security import operator_name
 from .state import console_state
+from .triage import operations
+from .triage.views import job_gone, register_triage_views
 
 # Events sent in the HX-Trigger header after an action: the tab counts and
 # the job list listen for them and reload themselves.
@@ -66,6 +69,7 @@ def register_views(blueprint: Blueprint) -> None:
         methods=["POST"],
         endpoint="bulk_run",
     )
+    register_triage_views(blueprint)
 
 
 def overview() -> str:
@@ -122,13 +126,16 @@ def job(topic: str, job_id: str) -> str:
     """Show one job: payload, error, attempts and timestamps."""
     context = job_context(console_state(), topic, job_id)
     if context is None:
-        abort(404, description=f"No job {job_id!r} on topic {topic!r}.")
+        return job_gone(topic, job_id)
     return render_template("queuedeck/job.html", **context)
 
 
 def retry_job(topic: str, job_id: str) -> ResponseReturnValue:
     """Move one failed or dead job back to pending."""
-    moved = console_state().queue(topic).retry(job_id)
+    state = console_state()
+    moved = operations.retry_job(
+        state.triage, state.queue(topic), job_id, operator_name()
+    )
     message = "moved to pending" if moved else "was not failed or dead; unchanged"
     if is_htmx_request():
         return _row_result(topic, job_id, message)
@@ -142,9 +149,10 @@ def delete_job(topic: str, job_id: str) -> ResponseReturnValue:
     A plain form POST redirects to the job's status tab once the job is gone,
     and back to the job page when it is still there.
     """
-    queue = console_state().queue(topic)
+    state = console_state()
+    queue = state.queue(topic)
     job = queue.get(job_id)
-    deleted = queue.delete(job_id)
+    deleted = operations.delete_job(state.triage, queue, job_id, operator_name())
     message = (
         "deleted"
         if deleted
@@ -182,7 +190,10 @@ def bulk_preview(topic: str) -> str:
 def bulk_run(topic: str) -> str | Response:
     """Run a confirmed bulk retry or purge and report how many jobs it moved."""
     scope = _bulk_scope(topic, request.form)
-    moved = actions.execute(console_state().queue(topic), scope)
+    state = console_state()
+    moved = operations.run_bulk(
+        state.triage, state.queue(topic), scope, operator_name()
+    )
     expected = request.form.get("expected", type=int)
     context = {"topic": topic, "scope": scope, "moved": moved, "expected": expected}
     if not is_htmx_request():

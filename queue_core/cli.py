@@ -31,13 +31,23 @@ from .worker import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_POLL_INTERVAL, Handler, 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PREVIEW_CHARACTERS = 60
 DASHBOARD_INSTALL = "pip install 'queuedeck[dashboard]'"
+# Commands that live in the dashboard package, by name: (module, attribute).
+DASHBOARD_COMMANDS = {
+    "serve": ("dashboard.cli", "serve"),
+    "audit": ("dashboard.triage.cli", "audit"),
+    "send": ("dashboard.triage.cli", "send"),
+    "lineage": ("dashboard.triage.cli", "lineage"),
+    "edit": ("dashboard.triage.cli", "edit"),
+    "revisions": ("dashboard.triage.cli", "revisions"),
+    "runs": ("dashboard.triage.cli", "runs"),
+}
 
 
 # Argument callbacks run before any command opens the backend, so an invalid
 # value is reported as a usage error with exit code 2.
 
 
-def _check_topic(
+def check_topic_argument(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> str | None:
     if value is None:
@@ -48,7 +58,7 @@ def _check_topic(
         raise click.BadParameter(str(exc), ctx, param) from exc
 
 
-def _parse_json(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+def parse_json_argument(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -91,14 +101,14 @@ def _check_purge_status(ctx: click.Context, param: click.Parameter, value: str) 
 
 
 class QueuedeckGroup(click.Group):
-    """The command group, with ``serve`` loaded from the dashboard on use."""
+    """The command group, with the console's commands loaded on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), "serve"])
+        return sorted([*super().list_commands(ctx), *DASHBOARD_COMMANDS])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "serve":
-            return _load_serve_command()
+        if cmd_name in DASHBOARD_COMMANDS:
+            return _load_dashboard_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -129,8 +139,8 @@ def main(args: Sequence[str] | None = None) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
-@click.argument("payload", metavar="JSON", callback=_parse_json)
+@click.argument("topic", callback=check_topic_argument)
+@click.argument("payload", metavar="JSON", callback=parse_json_argument)
 @click.option(
     "--delay",
     type=click.FloatRange(0, MAX_DELAY_SECONDS),
@@ -161,7 +171,7 @@ def push(topic: str, payload: Any, delay: float, priority: int) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic, required=False)
+@click.argument("topic", callback=check_topic_argument, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
     "--rates",
@@ -212,7 +222,7 @@ def stats(
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -248,7 +258,7 @@ def dead(topic: str, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.argument("job_id", metavar="[ID]", required=False)
 @click.option(
     "--all",
@@ -272,6 +282,17 @@ def retry(topic: str, job_id: str | None, retry_all: bool) -> None:
             moved = 1
         else:
             _fail_not_retryable(queue, str(job_id))
+    if retry_all:
+        scope = f"every failed job of topic {topic!r} with attempts left"
+    else:
+        scope = f"job {job_id}"
+    _audit(
+        action="retry",
+        topic=topic,
+        scope=scope,
+        count=moved,
+        job_ids=[] if job_id is None else [job_id],
+    )
     click.echo(f"{_jobs(moved)} moved to pending")
 
 
@@ -285,7 +306,7 @@ def _fail_not_retryable(queue: Queue, job_id: str) -> NoReturn:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.argument("status", callback=_check_purge_status)
 def purge(topic: str, status: str) -> None:
     """Delete the jobs of TOPIC in STATUS: pending, completed, failed or dead.
@@ -294,6 +315,13 @@ def purge(topic: str, status: str) -> None:
     """
     with Queue(topic) as queue:
         removed = queue.purge(status)
+    statuses = "failed and dead" if status == "failed" else status
+    _audit(
+        action="purge",
+        topic=topic,
+        scope=f"every {statuses} job of topic {topic!r}",
+        count=removed,
+    )
     click.echo(f"{_jobs(removed)} removed")
 
 
@@ -301,7 +329,7 @@ def purge(topic: str, status: str) -> None:
 
 
 @cli.command()
-@click.argument("topic", callback=_check_topic)
+@click.argument("topic", callback=check_topic_argument)
 @click.option(
     "--handler",
     "handler_path",
@@ -413,16 +441,26 @@ def _fail_handler(reason: str) -> NoReturn:
 # The console ------------------------------------------------------------------
 
 
-def _load_serve_command() -> click.Command:
+def _load_dashboard_command(name: str) -> click.Command:
+    module_name, attribute = DASHBOARD_COMMANDS[name]
     try:
-        dashboard_cli = importlib.import_module("dashboard.cli")
+        module = importlib.import_module(module_name)
     except ImportError as exc:
-        return _missing_dashboard_command(str(exc))
-    command: click.Command = dashboard_cli.serve
+        return _missing_dashboard_command(name, str(exc))
+    command: click.Command = getattr(module, attribute)
     return command
 
 
-def _missing_dashboard_command(reason: str) -> click.Command:
+def _audit(**entry: Any) -> None:
+    """Add this command's action to the console's audit log, if it is installed."""
+    try:
+        triage_cli = importlib.import_module("dashboard.triage.cli")
+    except ImportError:
+        return
+    triage_cli.record_cli_action(**entry)
+
+
+def _missing_dashboard_command(name: str, reason: str) -> click.Command:
     def fail(args: tuple[str, ...]) -> NoReturn:
         raise click.ClickException(
             f"the web console is not installed ({reason}); run: {DASHBOARD_INSTALL}"
@@ -431,10 +469,10 @@ def _missing_dashboard_command(reason: str) -> click.Command:
     # It accepts any arguments, so that "serve --port 8000" still explains
     # what to install instead of rejecting the option.
     return click.Command(
-        "serve",
+        name,
         callback=fail,
         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
-        help=f"Run the web console (needs {DASHBOARD_INSTALL}).",
+        help=f"A command of the web console (needs {DASHBOARD_INSTALL}).",
         context_settings={"ignore_unknown_options": True},
         add_help_option=False,
     )

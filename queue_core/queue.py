@@ -340,16 +340,81 @@ class Queue:
 
     # Retry and purge -------------------------------------------------------------
 
-    def retry(self, job_id: str) -> bool:
+    def retry(self, job_id: str, *, payload: dict[str, Any] | None = None) -> bool:
         """Move one failed or dead job of this topic back to pending.
 
-        The job keeps its attempt count, so a dead letter retried and failing
-        again is dead again. Returns ``False`` if the job is in another status.
+        The job keeps its id and attempt count, so a dead letter retried and
+        failing again is dead again. With *payload*, the job runs with that
+        payload from now on; it replaces the stored one in the same change.
+        Returns ``False``, changing nothing, if the job is in another status.
 
         :raises JobNotFoundError: if this topic has no job *job_id*.
+        :raises PayloadError: if *payload* cannot be stored; nothing changes.
         """
         _check_job_id(job_id)
-        return self.backend.requeue(self.full_topic(None), job_id, now=time.time())
+        text = None
+        if payload is not None:
+            text = encode_payload(payload, max_bytes=self.settings.max_payload_bytes)
+        return self.backend.requeue(
+            self.full_topic(None), job_id, now=time.time(), payload=text
+        )
+
+    def send_to(
+        self, job_id: str, topic: str, *, payload: dict[str, Any] | None = None
+    ) -> str:
+        """Send a failed or dead job of this topic to *topic* as a new job.
+
+        The new job is pending, with no attempts, the old job's priority and
+        payload (or *payload* in its place), and ``retry_of`` set to *job_id*.
+        *topic* may be this queue's own topic. Once the new job is stored the
+        old one is deleted, so a crash in between leaves both, never neither.
+        Returns the new job's id.
+
+        :raises JobNotFoundError: if this topic has no job *job_id*.
+        :raises ValueError: if the job is not failed or dead.
+        :raises PayloadError: if *payload* cannot be stored; nothing changes.
+        """
+        _check_job_id(job_id)
+        source_topic = self.full_topic(None)
+        source = self.backend.get(source_topic, job_id)
+        if source is None:
+            raise JobNotFoundError(f"no job {job_id!r} on topic {self.topic!r}")
+        if source.status not in (JobStatus.FAILED, JobStatus.DEAD):
+            raise ValueError(
+                f"job {job_id!r} is {source.status.value}; only failed and dead "
+                "jobs can be sent to a topic"
+            )
+        text = source.payload
+        if payload is not None:
+            text = encode_payload(payload, max_bytes=self.settings.max_payload_bytes)
+
+        now = time.time()
+        record = JobRecord(
+            id=self.backend.new_job_id(now),
+            topic=self.full_topic(topic),
+            payload=text,
+            status=JobStatus.PENDING,
+            priority=source.priority,
+            attempts=0,
+            max_retries=self.max_retries,
+            error=None,
+            created_at=now,
+            updated_at=now,
+            available_at=now,
+            retry_of=job_id,
+        )
+        self.backend.enqueue(record)
+        # NOTE: two callers sending the same job at once both enqueue a copy;
+        # only one delete succeeds, so the job then runs twice.
+        if not self.backend.delete(source_topic, job_id):
+            logger.warning(
+                "job %s was sent to topic %r as job %s but could not be deleted: "
+                "a worker reserved it or it was deleted meanwhile",
+                job_id,
+                topic,
+                record.id,
+            )
+        return record.id
 
     def retry_failed(self) -> int:
         """Move failed jobs with attempts left back to pending; skip dead ones.

@@ -584,3 +584,181 @@ def test_stats_interval_below_one_second() -> None:
 
     assert result.exit_code == 2
     assert "--interval" in result.output
+
+
+# The audit log ------------------------------------------------------------------
+
+
+def test_retry_and_purge_are_audited() -> None:
+    job_id = make_dead_letter("emails", {"n": 1}, "boom")
+    make_dead_letter("emails", {"n": 2}, "boom")
+
+    assert run("retry", "emails", job_id).exit_code == 0
+    assert run("purge", "emails", "dead").exit_code == 0
+    result = run("audit", "--json")
+
+    assert result.exit_code == 0, result.output
+    purge, retry = json.loads(result.output)["entries"]
+    assert retry["action"] == "retry"
+    assert retry["job_ids"] == [job_id]
+    assert retry["count"] == 1
+    assert retry["actor"].endswith(" (cli)")
+    assert purge["action"] == "purge"
+    assert purge["count"] == 1
+    assert purge["scope"] == "every dead job of topic 'emails'"
+
+
+def test_audit_table_and_cursor() -> None:
+    for n in range(3):
+        make_dead_letter("emails", {"n": n}, "boom")
+        run("purge", "emails", "dead")
+
+    first = run("audit", "--limit", "2")
+    cursor = first.output.splitlines()[-1].split("--cursor ")[1]
+    second = run("audit", "--limit", "2", "--cursor", cursor)
+
+    assert first.exit_code == 0, first.output
+    assert len(first.output.splitlines()) == 3
+    assert "  purge  emails  1  every dead job of topic 'emails'" in first.output
+    assert second.output.count("  purge  emails  ") == 1
+    assert "older entries" not in second.output
+
+
+def test_audit_empty() -> None:
+    result = run("audit")
+
+    assert result.exit_code == 0
+    assert result.output == "no operator actions recorded\n"
+
+
+# Lineage and sending ------------------------------------------------------------
+
+
+def test_send_and_lineage_commands() -> None:
+    old_id = make_dead_letter("emails", {"to": "bad@example.com"}, "SMTPError: 550")
+
+    sent = run("send", "emails", old_id, "--to", "manual", "--payload", '{"to": "b"}')
+    new_id = sent.output.strip()
+    text = run("lineage", "manual", new_id)
+    data = json.loads(run("lineage", "emails", old_id, "--json").output)
+
+    assert sent.exit_code == 0, sent.output
+    with Queue("manual") as queue:
+        job = queue.get(new_id)
+    assert job is not None
+    assert job.payload == {"to": "b"}
+    assert job.retry_of == old_id
+    assert f"sent from job {old_id} of topic emails by " in text.output
+    assert "attempt 1  dead  SMTPError: 550" in text.output
+    assert data["sent_as"]["job_id"] == new_id
+    assert data["sent_as"]["topic"] == "manual"
+    audit = json.loads(run("audit", "--json").output)["entries"]
+    assert [entry["action"] for entry in audit] == ["send"]
+
+
+def test_send_rejects_pending_job() -> None:
+    job_id = run("push", "emails", "{}").output.strip()
+
+    result = run("send", "emails", job_id, "--to", "other")
+
+    assert result.exit_code == 1
+    assert "only failed and dead jobs can be sent" in result.output
+
+
+def test_lineage_of_unrecorded_job() -> None:
+    result = run("lineage", "emails", "0" * 16)
+
+    assert result.exit_code == 0
+    assert "no failed attempt of job 0000000000000000 of topic emails recorded" in (
+        result.output
+    )
+
+
+# Payload edits ------------------------------------------------------------------
+
+
+def test_edit_retries_after_confirmation() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+
+    declined = CliRunner().invoke(
+        cli, ["edit", "emails", job_id, '{"to": "ok"}'], input="n\n"
+    )
+    accepted = CliRunner().invoke(
+        cli, ["edit", "emails", job_id, '{"to": "ok"}'], input="y\n"
+    )
+
+    assert declined.exit_code == 1
+    assert '-  "to": "bad"' in declined.output
+    assert '+  "to": "ok"' in declined.output
+    assert accepted.exit_code == 0, accepted.output
+    assert "moved to pending with edit 1" in accepted.output
+    with Queue("emails") as queue:
+        job = queue.get(job_id)
+    assert job is not None
+    assert job.payload == {"to": "ok"}
+    assert job.status == JobStatus.PENDING
+
+
+def test_edit_undo_and_revisions() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+    run("edit", "emails", job_id, '{"to": "ok"}', "--yes")
+    with Queue("emails", max_retries=1) as queue:
+        job = queue.pop()
+        assert job is not None
+        assert job.fail("boom again")
+
+    undone = run("edit", "emails", job_id, "--undo", "1", "--yes")
+    listed = run("revisions", "emails", job_id)
+    data = json.loads(run("revisions", "emails", job_id, "--json").output)
+
+    assert undone.exit_code == 0, undone.output
+    assert "moved to pending with edit 2" in undone.output
+    assert "edit 2: " in listed.output
+    assert ", undoing 1" in listed.output
+    assert [r["after"] for r in data["revisions"]] == [{"to": "bad"}, {"to": "ok"}]
+
+
+def test_edit_needs_payload_or_undo() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+
+    result = run("edit", "emails", job_id)
+
+    assert result.exit_code == 2
+    assert "give either the new payload JSON or --undo EDIT" in result.output
+
+
+# Bulk retry runs ----------------------------------------------------------------
+
+
+def test_runs_start_work_and_list() -> None:
+    for n in range(3):
+        make_dead_letter("emails", {"n": n}, "boom")
+
+    started = run("runs", "start", "emails", "dead", "--rate", "1000")
+    run_id = started.output.strip()
+    worked = run("runs", "work")
+    listed = run("runs", "list")
+    shown = json.loads(run("runs", "show", run_id).output)
+
+    assert started.exit_code == 0, started.output
+    assert worked.exit_code == 0, worked.output
+    assert f"run {run_id}  finished  3 of 3 retried" in listed.output
+    assert shown["retried"] == 3
+    with Queue("emails") as queue:
+        assert queue.counts()["pending"] == 3
+
+
+def test_runs_control_commands() -> None:
+    make_dead_letter("emails", {"n": 1}, "boom")
+    run_id = run("runs", "start", "emails", "dead", "--rate", "1").output.strip()
+
+    paused = run("runs", "control", "pause", run_id)
+    resumed_twice = run("runs", "control", "pause", run_id)
+    missing = run("runs", "show", "99")
+
+    assert paused.exit_code == 0
+    assert f"run {run_id}  paused" in paused.output
+    assert resumed_twice.exit_code == 1
+    assert "cannot pause run" in resumed_twice.output
+    assert missing.exit_code == 1
+    assert "no bulk retry run 99" in missing.output

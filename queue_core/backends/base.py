@@ -151,10 +151,14 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+    def requeue(
+        self, topic: str, job_id: str, *, now: float, payload: str | None = None
+    ) -> bool:
         """Move one failed or dead job back to pending.
 
-        Returns ``False`` when the job exists in another status.
+        With *payload* (JSON text, checked already), the job's payload is
+        replaced in the same change. Returns ``False``, changing nothing,
+        when the job exists in another status.
 
         :raises JobNotFoundError: if *topic* has no job *job_id*.
         """

@@ -6,6 +6,7 @@ Playwright drives Debian's Chromium at /usr/bin/chromium, because
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+# Set to 1 to write the screenshots of docs/triage.md into docs/images.
+DOC_SCREENSHOTS_VARIABLE = "QUEUEDECK_DOC_SCREENSHOTS"
 
 
 @pytest.fixture(scope="session")
@@ -111,5 +115,26 @@ def screenshot(page: Any) -> Callable[[str], None]:
                 path=str(SCREENSHOTS / f"{name}-{scheme}.png"), full_page=True
             )
         page.emulate_media(color_scheme="light")
+
+    return take
+
+
+@pytest.fixture
+def doc_screenshot(page: Any) -> Callable[[str, str], None]:
+    """Save one element of the page, in light mode, as a documentation image.
+
+    The PNG goes to test-output/screenshots, and also to docs/images when
+    QUEUEDECK_DOC_SCREENSHOTS=1, so that an ordinary test run leaves the
+    committed images alone.
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    targets = [SCREENSHOTS]
+    if os.environ.get(DOC_SCREENSHOTS_VARIABLE) == "1":
+        targets.append(DOC_IMAGES)
+
+    def take(name: str, selector: str) -> None:
+        page.emulate_media(color_scheme="light")
+        for directory in targets:
+            page.locator(selector).screenshot(path=str(directory / f"{name}.png"))
 
     return take

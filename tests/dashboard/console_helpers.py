@@ -39,3 +39,9 @@ def next_link(html: str) -> str | None:
     """Return the href of the page's "Older" link, or None on the last page."""
     match = re.search(r'<a class="button" rel="next" href="([^"]+)"', html)
     return None if match is None else match.group(1).replace("&amp;", "&")
+
+
+def api_token(client: FlaskClient) -> str:
+    """Return a CSRF token for the JSON API, bound to *client*'s session."""
+    token: str = client.get("/api/csrf-token").get_json()["csrf_token"]
+    return token

@@ -30,8 +30,8 @@ PASSWORD = "correct horse"
 FUZZ_EXAMPLES = 40
 TOPIC = "emails"
 # The API's routes besides /openapi.json, and how many of them are POST.
-OPERATION_COUNT = 8
-WRITE_OPERATION_COUNT = 3
+OPERATION_COUNT = 17
+WRITE_OPERATION_COUNT = 7
 
 
 def basic_auth(user: str, password: str) -> str:

@@ -171,14 +171,17 @@ class FileBackend(SQLiteStore):
         return cursor.rowcount
 
     @translate_errors
-    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+    def requeue(
+        self, topic: str, job_id: str, *, now: float, payload: str | None = None
+    ) -> bool:
         connection = self._connection(create=False)
         if connection is None:
             raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
         cursor = connection.execute(
-            "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ? "
+            "UPDATE jobs SET status = 'pending', available_at = ?, updated_at = ?, "
+            "payload = COALESCE(?, payload) "
             "WHERE seq = ? AND topic = ? AND status IN ('failed', 'dead')",
-            (now, now, _job_seq(job_id), topic),
+            (now, now, payload, _job_seq(job_id), topic),
         )
         if cursor.rowcount == 1:
             return True

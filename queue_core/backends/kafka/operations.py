@@ -30,13 +30,15 @@ class Operations(BackendCore):
 
     # Operator changes ------------------------------------------------------------
 
-    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+    def requeue(
+        self, topic: str, job_id: str, *, now: float, payload: str | None = None
+    ) -> bool:
         snapshot = self._sync().snapshot(job_id)
         if snapshot is None or snapshot.record.topic != topic:
             raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
         if snapshot.record.status not in (JobStatus.FAILED, JobStatus.DEAD):
             return False
-        return self._move_to_pending([snapshot], now) == 1
+        return self._move_to_pending([snapshot], now, payload=payload) == 1
 
     def requeue_failed(self, topic: str, *, now: float) -> int:
         rows = self._sync().select(topic, [JobStatus.FAILED])
@@ -57,7 +59,9 @@ class Operations(BackendCore):
         rows = self._sync().select(topic, movable, signature=signature)
         return self._move_to_pending(rows, now)
 
-    def _move_to_pending(self, snapshots: list[Snapshot], now: float) -> int:
+    def _move_to_pending(
+        self, snapshots: list[Snapshot], now: float, *, payload: str | None = None
+    ) -> int:
         changes = []
         for snapshot in snapshots:
             record = replace(
@@ -65,6 +69,7 @@ class Operations(BackendCore):
                 status=JobStatus.PENDING,
                 available_at=now,
                 updated_at=now,
+                payload=snapshot.record.payload if payload is None else payload,
             )
             changes.append((record.id, state_change(record, snapshot.version)))
         return sum(self._write(changes))

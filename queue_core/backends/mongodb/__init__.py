@@ -264,7 +264,13 @@ class MongoDBBackend(Reads):
         }
         return self._update_all(query, fields)
 
-    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+    def requeue(
+        self, topic: str, job_id: str, *, now: float, payload: str | None = None
+    ) -> bool:
+        fields = _pending_fields(now)
+        if payload is not None:
+            fields["payload"] = payload
+
         def requeue_one(found: Collections, retried: bool) -> bool:
             result = found.jobs.update_one(
                 {
@@ -272,7 +278,7 @@ class MongoDBBackend(Reads):
                     "topic": topic,
                     "status": {"$in": [status.value for status in FAILED_OR_DEAD]},
                 },
-                {"$set": _pending_fields(now)},
+                {"$set": fields},
             )
             if result.matched_count == 1:
                 return True

@@ -139,6 +139,7 @@ class BackendCore(Backend):
         create: bool = False,
         ack: Lease | None = None,
         in_order: bool = False,
+        with_payload: bool = False,
     ) -> bool:
         """Publish *record* as the job's new state; route a copy to its queue.
 
@@ -146,7 +147,8 @@ class BackendCore(Backend):
         its *condition* held. *ack* is a lease whose delivery is acked after
         the publish. With *in_order*, publish on the channel that carries
         claims, without a confirm, so the change cannot reach the stream
-        before the claim it settles.
+        before the claim it settles. A change carries the payload only
+        *with_payload*, because most changes leave it as it is.
         """
         link = self._link()
         topic = record.topic
@@ -170,7 +172,9 @@ class BackendCore(Backend):
         if create or routing != EVENT_KEY:
             event["record"] = data
         if not create:
-            event["set"] = {k: v for k, v in data.items() if k != "payload"}
+            event["set"] = {
+                k: v for k, v in data.items() if with_payload or k != "payload"
+            }
         confirm = not in_order and status is not JobStatus.COMPLETED
         if check:
             link.index.expect(event["event"])

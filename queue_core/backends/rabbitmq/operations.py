@@ -28,14 +28,16 @@ class Operations(BackendCore):
 
     # Operator changes -----------------------------------------------------------
 
-    def requeue(self, topic: str, job_id: str, *, now: float) -> bool:
+    def requeue(
+        self, topic: str, job_id: str, *, now: float, payload: str | None = None
+    ) -> bool:
         snapshot = self._sync().snapshot(job_id)
         if snapshot is None or snapshot[0].topic != topic:
             raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
         record = snapshot[0]
         if record.status not in (JobStatus.FAILED, JobStatus.DEAD):
             return False
-        moved = self._move_to_pending([record], now, check=True)
+        moved = self._move_to_pending([record], now, check=True, payload=payload)
         self._compact(topic)
         return moved == 1
 
@@ -63,15 +65,30 @@ class Operations(BackendCore):
         return moved
 
     def _move_to_pending(
-        self, records: list[JobRecord], now: float, *, check: bool = False
+        self,
+        records: list[JobRecord],
+        now: float,
+        *,
+        check: bool = False,
+        payload: str | None = None,
     ) -> int:
         moved = 0
         for record in records:
             changed = replace(
-                record, status=JobStatus.PENDING, available_at=now, updated_at=now
+                record,
+                status=JobStatus.PENDING,
+                available_at=now,
+                updated_at=now,
+                payload=record.payload if payload is None else payload,
             )
             condition = {"status": [record.status.value]}
-            if self._write(changed, condition=condition, now=now, check=check):
+            if self._write(
+                changed,
+                condition=condition,
+                now=now,
+                check=check,
+                with_payload=payload is not None,
+            ):
                 moved += 1
         return moved
 

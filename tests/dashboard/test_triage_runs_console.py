@@ -1,0 +1,138 @@
+"""Bulk retry runs in the console pages, the JSON API and the CLI."""
+
+from __future__ import annotations
+
+import re
+
+from console_helpers import HTMX, api_token, page_csrf_token, push_dead
+
+from dashboard import console_state
+from dashboard.triage.runs import get_run
+
+
+def test_preview_offers_run_form(client, make_queue):
+    push_dead(make_queue("emails"), 2)
+
+    html = client.get("/topics/emails/bulk?action=retry&status=dead").get_data(
+        as_text=True
+    )
+
+    assert 'action="/topics/emails/runs"' in html
+    assert "Start a bulk retry run" in html
+
+
+def test_start_run_from_form(app, client, make_queue):
+    push_dead(make_queue("emails"), 2)
+    token = page_csrf_token(client)
+
+    reply = client.post(
+        "/topics/emails/runs",
+        data={
+            "csrf_token": token,
+            "status": "dead",
+            "rate": "3",
+            "threshold": "25",
+            "min_sample": "4",
+        },
+    )
+
+    assert reply.status_code == 303
+    run_id = int(re.fullmatch(r"/runs/(\d+)", reply.location).group(1))
+    run = get_run(console_state(app).triage, run_id)
+    assert run.rate == 3
+    assert run.threshold == 0.25
+    assert run.min_sample == 4
+    assert run.total == 2
+    html = client.get(reply.location).get_data(as_text=True)
+    assert '<progress id="run-progress" value="0" max="2">' in html
+    assert f'hx-get="/runs/{run_id}/progress" hx-trigger="every 1s"' in html
+
+
+def test_start_run_rejects_bad_number(client, make_queue):
+    push_dead(make_queue("emails"), 1)
+    token = page_csrf_token(client)
+
+    reply = client.post(
+        "/topics/emails/runs",
+        data={"csrf_token": token, "status": "dead", "rate": "fast"},
+    )
+
+    assert reply.status_code == 400
+    assert "invalid rate &#39;fast&#39;" in reply.get_data(as_text=True)
+
+
+def test_control_with_htmx_returns_panel(app, client, make_queue):
+    push_dead(make_queue("emails"), 1)
+    token = api_token(client)
+    run = client.post(
+        "/api/topics/emails/runs",
+        json={"status": "dead", "rate": 1},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+
+    reply = client.post(
+        f"/runs/{run['id']}/pause", headers={**HTMX, "X-CSRFToken": token}
+    )
+    cancelled = client.post(
+        f"/runs/{run['id']}/cancel", headers={**HTMX, "X-CSRFToken": token}
+    ).get_data(as_text=True)
+
+    assert 'data-state="paused"' in reply.get_data(as_text=True)
+    assert 'data-state="cancelled"' in cancelled
+    assert "hx-trigger" not in cancelled
+    assert client.get("/runs").status_code == 200
+    assert f'data-run-id="{run["id"]}"' in client.get("/runs").get_data(as_text=True)
+
+
+def test_unknown_run_is_404(client):
+    assert client.get("/runs/7").status_code == 404
+    assert client.get(f"/runs/{2**70}").status_code == 404
+    assert client.get("/api/runs/7").status_code == 404
+    assert client.get("/api/runs/abc").status_code == 404
+
+
+def test_api_runs_lifecycle(app, client, make_queue):
+    queue = make_queue("emails")
+    push_dead(queue, 2)
+    token = api_token(client)
+
+    started = client.post(
+        "/api/topics/emails/runs",
+        json={"status": "dead", "rate": 10, "threshold": 0.3, "min_sample": 5},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+    runner = console_state(app).runner
+    runner.run_once()
+    shown = client.get(f"/api/runs/{started['id']}").get_json()
+    paused = client.post(
+        f"/api/runs/{started['id']}/pause", headers={"X-CSRFToken": token}
+    )
+    again = client.post(
+        f"/api/runs/{started['id']}/pause", headers={"X-CSRFToken": token}
+    )
+
+    assert started["state"] == "running"
+    assert started["description"] == "every dead job of topic 'emails'"
+    assert shown["retried"] == 1
+    assert paused.get_json()["state"] == "paused"
+    assert again.status_code == 400
+    assert "cannot pause run" in again.get_json()["error"]
+    listed = client.get("/api/runs").get_json()["runs"]
+    assert [each["id"] for each in listed] == [started["id"]]
+
+
+def test_api_start_rejects_invalid_body(client, make_queue):
+    push_dead(make_queue("emails"), 1)
+    token = api_token(client)
+
+    for body, message in [
+        ({"rate": 1}, "status must be 'failed' or 'dead'"),
+        ({"status": "dead"}, "rate must be above 0"),
+        ({"status": "dead", "rate": 1, "min_sample": 0}, "at least 1"),
+        ({"status": "dead", "rate": 1, "signature": 5}, "signature must be a string"),
+    ]:
+        reply = client.post(
+            "/api/topics/emails/runs", json=body, headers={"X-CSRFToken": token}
+        )
+        assert reply.status_code == 400
+        assert message in reply.get_json()["error"]
