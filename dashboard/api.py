@@ -8,6 +8,7 @@ session cookie that request set. Errors come back as ``{"error": message}``.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -20,7 +21,7 @@ from .context import ERROR_STATUSES, overview_context, parse_limit, parse_search
 from .jsonbody import read_json_object
 from .openapi import openapi
 from .security import operator_name
-from .state import console_state
+from .state import console_state, console_store_failed
 from .triage import operations
 from .triage.api import register_triage_api
 
@@ -45,6 +46,7 @@ def make_api_blueprint() -> Blueprint:
     api.register_error_handler(HTTPException, _http_error)
     api.register_error_handler(QueueError, _queue_error)
     api.register_error_handler(ValueError, _value_error)
+    api.register_error_handler(sqlite3.Error, _store_error)
     return api
 
 
@@ -238,3 +240,7 @@ def _queue_error(error: QueueError) -> tuple[Response, int]:
 
 def _value_error(error: ValueError) -> tuple[Response, int]:
     return jsonify(error=str(error)), 400
+
+
+def _store_error(error: sqlite3.Error) -> tuple[Response, int]:
+    return jsonify(error=console_store_failed(error)), 503

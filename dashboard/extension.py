@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from importlib import resources
 from pathlib import Path
@@ -37,7 +38,14 @@ from .metrics import metrics
 from .results import pop_result
 from .security import add_security_headers, check_request, csrf_token
 from .settings import ConsoleSettings
-from .state import EXTENSION_NAME, AuthCheck, ConsoleState, UserName, console_state
+from .state import (
+    EXTENSION_NAME,
+    AuthCheck,
+    ConsoleState,
+    UserName,
+    console_state,
+    console_store_failed,
+)
 from .views import register_views
 
 BLUEPRINT_NAME = "queuedeck"
@@ -108,6 +116,7 @@ def make_blueprint() -> Blueprint:
     blueprint.register_error_handler(HTTPException, _http_error)
     blueprint.register_error_handler(QueueError, _queue_error)
     blueprint.register_error_handler(ValueError, _value_error)
+    blueprint.register_error_handler(sqlite3.Error, _store_error)
 
     register_views(blueprint)
     blueprint.add_url_rule("/metrics", view_func=metrics)
@@ -159,8 +168,7 @@ def _start_sampler() -> None:
     # A test app starts them only when a test calls ConsoleState.start_sampler
     # or start_runner.
     if not current_app.testing:
-        console_state().start_sampler()
-        console_state().start_runner()
+        console_state().start_background()
 
 
 def _add_server_timing(response: Response) -> Response:
@@ -216,6 +224,12 @@ def _queue_error(error: QueueError) -> Response:
 
 def _value_error(error: ValueError) -> Response:
     return _error_page(400, str(error))
+
+
+def _store_error(error: sqlite3.Error) -> Response:
+    # The file backend wraps its own SQLite errors in StorageError, so this
+    # one comes from the console's history or triage store.
+    return _error_page(503, console_store_failed(error))
 
 
 def _error_page(

@@ -230,6 +230,7 @@ class HistoryStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._forget_future(at)
                 previous = self._previous_counts(at)
                 rows = [
                     _sample_row(topic, at, sample, previous)
@@ -250,6 +251,30 @@ class HistoryStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _forget_future(self, at: float) -> None:
+        # Written samples far ahead of this one mean the clock was ahead when
+        # they were taken and is right again. Keeping them would leave every
+        # new sample without rates until real time caught up with them.
+        horizon = at + MAX_GAP_INTERVALS * self.interval
+        (newest,) = self._db.execute(
+            "SELECT MAX(at) FROM ticks WHERE written = 1"
+        ).fetchone()
+        if newest is None or newest <= horizon:
+            return
+        logger.warning(
+            "history samples up to %.0f s ahead of the clock dropped; "
+            "the clock was set back",
+            newest - at,
+        )
+        for table in ("samples", "ticks", "minutes"):
+            self._db.execute(f"DELETE FROM {table} WHERE at > ?", (at,))
+        rolled = self._meta("rolled_up_to")
+        if rolled is not None and rolled > at:
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'rolled_up_to'",
+                (math.floor(at / 60) * 60,),
+            )
 
     def _previous_counts(self, at: float) -> dict[str, dict[str, int]] | None:
         newer = self._db.execute(

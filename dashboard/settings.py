@@ -36,7 +36,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "QUEUEDECK_"
-MIN_SAMPLE_SECONDS = 1.0
+SAMPLE_SECONDS_CHOICES = (
+    1.0,
+    2.0,
+    3.0,
+    4.0,
+    5.0,
+    6.0,
+    10.0,
+    12.0,
+    15.0,
+    20.0,
+    30.0,
+    60.0,
+)
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -136,13 +149,16 @@ def _number(text: str | None, name: str, default: float) -> float:
 
 
 def _sample_seconds(text: str | None) -> float:
-    # Sampling more often than once a second would query the backend for
-    # every topic many times a second, for no visible gain in the charts.
+    # Charts count per minute, so an interval must split a minute evenly:
+    # 45 s would put two samples' jobs into every third minute. Sampling
+    # more than once a second would query the backend for every topic many
+    # times a second, for no visible gain.
     value = _number(text, "SAMPLE_SECONDS", 10)
-    if 0 < value < MIN_SAMPLE_SECONDS:
+    if value != 0 and value not in SAMPLE_SECONDS_CHOICES:
+        choices = ", ".join(f"{choice:g}" for choice in SAMPLE_SECONDS_CHOICES)
         raise ValueError(
             f"invalid {ENV_PREFIX}SAMPLE_SECONDS {text!r}; set it to 0 (off) or "
-            f"to at least {MIN_SAMPLE_SECONDS:g} s"
+            f"to one of {choices} seconds, which divide a minute evenly"
         )
     return value
 

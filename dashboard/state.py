@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,9 @@ AuthCheck = Callable[[], bool]
 UserName = Callable[[], str | None]
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class ConsoleState:
     """What one app's console needs, stored in ``app.extensions["queuedeck"]``.
@@ -50,6 +55,7 @@ class ConsoleState:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _history: HistoryStore | None = field(default=None, repr=False)
     _sampler: Sampler | None = field(default=None, repr=False)
+    _failed_starts: set[str] = field(default_factory=set, repr=False)
     _triage: TriageStore | None = field(default=None, repr=False)
     _runner: Runner | None = field(default=None, repr=False)
 
@@ -147,6 +153,25 @@ class ConsoleState:
                     self._runner = runner
         return self._runner
 
+    def start_background(self) -> None:
+        """Start the sampler and the bulk retry runner, each once.
+
+        A history or triage store that cannot be opened is logged once and
+        leaves its thread stopped, so that the console still serves counts
+        and jobs; the pages that need the store say why it is missing.
+        """
+        for name, start in (
+            ("sampler", self.start_sampler),
+            ("runner", self.start_runner),
+        ):
+            if name in self._failed_starts:
+                continue
+            try:
+                start()
+            except (OSError, sqlite3.Error) as exc:
+                self._failed_starts.add(name)
+                logger.warning("%s not started: %s", name, console_store_failed(exc))
+
     def start_runner(self) -> None:
         """Start stepping bulk retry runs in the background.
 
@@ -197,3 +222,12 @@ def console_state(app: Flask | None = None) -> ConsoleState:
             "dashboard.init_app(app) first"
         )
     return state
+
+
+def console_store_failed(error: BaseException) -> str:
+    """Return the message for a console store that failed with *error*."""
+    return (
+        f"the console's own store failed: {error}; check that "
+        "QUEUEDECK_HISTORY_PATH and QUEUEDECK_TRIAGE_PATH name writable SQLite "
+        "files, or move a damaged file away so the console makes a new one"
+    )

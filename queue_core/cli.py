@@ -120,6 +120,17 @@ class QueuedeckGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
+# The longest --interval of queuedeck stats: a day.
+MAX_STATS_INTERVAL = 86400.0
+
+
+def _finite(context: click.Context, parameter: click.Parameter, value: float) -> float:
+    # FloatRange lets nan through, because every comparison with it is false.
+    if math.isnan(value):
+        raise click.BadParameter(f"{value!r} is not a number of seconds")
+    return value
+
+
 @click.group(cls=QueuedeckGroup)
 @click.version_option(package_name="queuedeck", prog_name="queuedeck")
 def cli() -> None:
@@ -187,7 +198,8 @@ def push(topic: str, payload: Any, delay: float, priority: int) -> None:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=1),
+    type=click.FloatRange(min=1, max=MAX_STATS_INTERVAL),
+    callback=_finite,
     default=10.0,
     show_default=True,
     help="Seconds between two counts for --rates and --watch.",

@@ -45,3 +45,17 @@ def api_token(client: FlaskClient) -> str:
     """Return a CSRF token for the JSON API, bound to *client*'s session."""
     token: str = client.get("/api/csrf-token").get_json()["csrf_token"]
     return token
+
+
+# A start time on a whole hour, so that minute and 10-minute buckets line up.
+START = 1_800_000_000.0
+
+
+class Clock:
+    """A clock that moves only when a test sets it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

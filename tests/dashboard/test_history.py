@@ -12,19 +12,7 @@ from dashboard.history import DAY, HOUR, HistoryStore, history_path, parse_span
 from dashboard.sampler import Sampler
 from queue_core import Settings
 from queue_core.rates import TopicSnapshot
-
-# A start time on a whole hour, so that minute and 10-minute buckets line up.
-START = 1_800_000_000.0
-
-
-class Clock:
-    """A clock that moves only when a test sets it."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.dashboard.console_helpers import START, Clock
 
 
 def snapshot(
@@ -290,7 +278,7 @@ def test_sample_seconds_setting():
     assert (
         ConsoleSettings.from_env({"QUEUEDECK_SAMPLE_SECONDS": "0"}).sample_seconds == 0
     )
-    with pytest.raises(ValueError, match="at least 1 s"):
+    with pytest.raises(ValueError, match="divide a minute evenly"):
         ConsoleSettings.from_env({"QUEUEDECK_SAMPLE_SECONDS": "0.5"})
 
 
