@@ -4,9 +4,15 @@ Producers push numbered jobs until the time is up; consumers pop and complete
 them until the queue stays empty after the producers stop. Then it checks
 that every pushed job was completed exactly once (no loss, no duplicate while
 leases hold: the lease is longer than the run) and reports throughput and the
-memory of one long-running consumer over the run.
+memory of one long-running consumer over the run. Consumers write the ids
+they complete to a file as they go, so their memory is the library's.
 
-    python bench/soak.py BACKEND [seconds] [--producers 4] [--consumers 4] [--rate N]
+Completed jobs are purged every 30 seconds, as a retention job would, because
+the broker backends keep an index of every stored job in each process's
+memory; --keep-completed turns that off to show how the index grows.
+
+    python bench/soak.py BACKEND [seconds] [--producers 4] [--consumers 4]
+                         [--rate N] [--keep-completed]
 
 BACKEND is file, rabbitmq, kafka or mongodb. Broker URLs come from the
 QUEUEDECK_TEST_*_URL variables that ``scripts/services env`` prints. --rate
@@ -34,6 +40,7 @@ TOPIC = "soak"
 VISIBILITY_TIMEOUT = 3600
 IDLE_SECONDS_TO_STOP = 3.0
 MEMORY_SAMPLE_SECONDS = 5.0
+PURGE_SECONDS = 30.0
 
 
 def rss_kib() -> int:
@@ -65,7 +72,7 @@ def consume(
     settings: Settings, producers_done: Any, watch_memory: bool, out: Path
 ) -> None:
     queue = Queue(TOPIC, settings=settings)
-    ids = []
+    completed = out.with_suffix(".ids").open("w", encoding="ascii")
     memory: list[tuple[float, int]] = []
     started = time.monotonic()
     next_sample = started
@@ -79,7 +86,7 @@ def consume(
         if job is not None:
             idle_since = None
             if job.complete():
-                ids.append(job.id)
+                completed.write(job.id + "\n")
             continue
         if producers_done.is_set():
             idle_since = idle_since or now
@@ -87,7 +94,8 @@ def consume(
                 break
         time.sleep(0.01)
     queue.close()
-    out.write_text(json.dumps({"ids": ids, "memory": memory}), encoding="utf-8")
+    completed.close()
+    out.write_text(json.dumps({"memory": memory}), encoding="utf-8")
 
 
 def settings_for(backend: str, directory: Path) -> Settings:
@@ -114,7 +122,12 @@ def settings_for(backend: str, directory: Path) -> Settings:
 
 
 def run(
-    backend: str, seconds: float, producers: int, consumers: int, rate: float
+    backend: str,
+    seconds: float,
+    producers: int,
+    consumers: int,
+    rate: float,
+    purge_every: float,
 ) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="queuedeck-soak-"))
     settings = settings_for(backend, directory)
@@ -136,8 +149,14 @@ def run(
     try:
         for process in processes + workers:
             process.start()
-        for process in processes:
-            process.join()
+        operator = Queue(TOPIC, settings=settings)
+        purged = 0
+        next_purge = time.monotonic() + purge_every
+        while any(process.is_alive() for process in processes):
+            time.sleep(0.5)
+            if purge_every and time.monotonic() >= next_purge:
+                purged += operator.purge("completed")
+                next_purge += purge_every
         producing = time.monotonic() - started
         producers_done.set()
         for process in workers:
@@ -149,10 +168,14 @@ def run(
         pushed = [
             job for out in producer_outputs for job in json.loads(out.read_text())
         ]
-        reports = [json.loads(out.read_text()) for out in consumer_outputs]
-        completed = [job for report in reports for job in report["ids"]]
-        memory = reports[0]["memory"]
-        counts = Queue(TOPIC, settings=settings).counts()
+        completed = [
+            job
+            for out in consumer_outputs
+            for job in out.with_suffix(".ids").read_text().split()
+        ]
+        memory = json.loads(consumer_outputs[0].read_text())["memory"]
+        counts = operator.counts()
+        operator.close()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -167,6 +190,7 @@ def run(
         "duplicates": len(completed) - len(set(completed)),
         "push_rate": round(len(pushed) / producing),
         "complete_rate": round(len(completed) / total),
+        "purged_completed": purged,
         "counts": counts,
         "consumer_rss_kib": memory,
     }
