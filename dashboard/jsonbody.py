@@ -20,8 +20,11 @@ class _NumberTooLarge(Exception):
     """Raised by the JSON parser for an integer that ``int()`` rejects."""
 
 
-def read_json_object() -> dict[str, Any]:
+def read_json_object(*, allow_surrogates: bool = False) -> dict[str, Any]:
     """Parse the request body as a JSON object and return it.
+
+    With *allow_surrogates*, lone surrogates pass through, for a caller that
+    checks each field itself and names the field in its error.
 
     :raises werkzeug.exceptions.BadRequest: if the body is not UTF-8 JSON, is
         nested too deeply, contains a number too large to convert or a lone
@@ -48,7 +51,8 @@ def read_json_object() -> dict[str, Any]:
         raise BadRequest(
             f"the request body must be a JSON object, not {_json_type(value)}"
         )
-    _check_surrogates(value)
+    if not allow_surrogates:
+        _check_surrogates(value)
     return value
 
 

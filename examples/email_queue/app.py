@@ -85,7 +85,8 @@ def make_email_api(queue: Queue) -> Blueprint:
 
     @api.post("/send")
     def send() -> ResponseReturnValue:
-        data = read_json_object()
+        # validate_email() names the field that holds a lone surrogate.
+        data = read_json_object(allow_surrogates=True)
         errors = validate_email(data)
         if errors:
             return jsonify(errors=errors), 400

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import serve
 from flask import Flask
 
 from dashboard import ConsoleSettings, create_app, init_app
 from queue_core import Queue, Settings
 from queue_core.backends import Backend, open_backend
+from tests.browser.browser_helpers import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
