@@ -56,7 +56,7 @@ def produce(
     settings: Settings, index: int, until: float, rate: float, out: Path
 ) -> None:
     queue = Queue(TOPIC, settings=settings)
-    ids = []
+    ids: list[str] = []
     interval = 0.0 if rate <= 0 else 1.0 / rate
     next_at = time.monotonic()
     while time.monotonic() < until:
@@ -203,6 +203,7 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--consumers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=0.0)
+    parser.add_argument("--keep-completed", action="store_true")
     options = parser.parse_args()
     result = run(
         options.backend,
@@ -210,6 +211,7 @@ def main() -> None:
         options.producers,
         options.consumers,
         options.rate,
+        0.0 if options.keep_completed else PURGE_SECONDS,
     )
     memory = result.pop("consumer_rss_kib")
     print(json.dumps(result, indent=2))
