@@ -624,6 +624,15 @@ def test_audit_table_and_cursor() -> None:
     assert "older entries" not in second.output
 
 
+@pytest.mark.parametrize("cursor", ["abc", "-1", "99999999999999999999999"])
+def test_audit_rejects_invalid_cursor(cursor: str) -> None:
+    result = run("audit", "--cursor", cursor)
+
+    assert result.exit_code == 1
+    assert not isinstance(result.exception, OverflowError)
+    assert f"invalid audit cursor {cursor!r}" in result.output
+
+
 def test_audit_empty() -> None:
     result = run("audit")
 
@@ -755,6 +764,7 @@ def test_runs_control_commands() -> None:
     paused = run("runs", "control", "pause", run_id)
     resumed_twice = run("runs", "control", "pause", run_id)
     missing = run("runs", "show", "99")
+    huge = run("runs", "show", str(2**70))
 
     assert paused.exit_code == 0
     assert f"run {run_id}  paused" in paused.output
@@ -762,3 +772,5 @@ def test_runs_control_commands() -> None:
     assert "cannot pause run" in resumed_twice.output
     assert missing.exit_code == 1
     assert "no bulk retry run 99" in missing.output
+    assert huge.exit_code == 1
+    assert f"no bulk retry run {2**70}" in huge.output

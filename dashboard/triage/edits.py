@@ -21,7 +21,7 @@ from queue_core.payload import decode_payload, encode_payload
 from ..formatting import escape_invisible_json
 from .audit import try_record_action
 from .operations import remember_failure
-from .store import TriageStore
+from .store import MAX_ROW_ID, TriageStore
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,8 @@ def revision(store: TriageStore, revision_id: int) -> Revision:
 
     :raises LookupError: if there is none.
     """
+    if not 0 < revision_id <= MAX_ROW_ID:
+        raise LookupError(f"no payload revision {revision_id}")
     rows = store.query(f"SELECT {_COLUMNS} FROM revisions WHERE id = ?", (revision_id,))
     if not rows:
         raise LookupError(f"no payload revision {revision_id}")

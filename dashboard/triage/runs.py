@@ -31,7 +31,7 @@ from queue_core.status import parse_purge_group
 from .. import actions
 from .audit import try_record_action
 from .lineage import record_failure
-from .store import TriageStore
+from .store import MAX_ROW_ID, TriageStore
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ def get_run(store: TriageStore, run_id: int) -> Run:
 
     :raises LookupError: if there is no such run.
     """
+    if not 0 < run_id <= MAX_ROW_ID:
+        raise LookupError(f"no bulk retry run {run_id}")
     runs = _select_runs(store, "WHERE r.id = ?", (run_id,))
     if not runs:
         raise LookupError(f"no bulk retry run {run_id}")

@@ -19,6 +19,9 @@ from queue_core import Settings
 
 from ..history import console_store_path
 
+#: The largest row id SQLite stores; a larger Python int raises OverflowError.
+MAX_ROW_ID = 2**63 - 1
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,

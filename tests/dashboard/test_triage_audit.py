@@ -204,6 +204,21 @@ def test_audit_api_rejects_invalid_query(client, query):
     assert "error" in reply.get_json()
 
 
+def test_audit_api_huge_cursor_is_400(client):
+    # Larger than SQLite's largest INTEGER (2**63 - 1).
+    reply = client.get("/api/audit?cursor=99999999999999999999999")
+
+    assert reply.status_code == 400
+    assert "invalid audit cursor" in reply.get_json()["error"]
+
+
+def test_audit_page_huge_cursor_is_400(client):
+    reply = client.get("/audit?cursor=99999999999999999999999")
+
+    assert reply.status_code == 400
+    assert "invalid audit cursor" in reply.get_data(as_text=True)
+
+
 def test_record_rejects_unknown_action(tmp_path):
     store = TriageStore(tmp_path / "triage.sqlite3")
 

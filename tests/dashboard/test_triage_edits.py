@@ -160,6 +160,18 @@ def test_undo_of_other_jobs_revision_rejected(app, client, make_queue):
     assert f"has no payload revision {revision.id}" in reply.get_data(as_text=True)
 
 
+def test_undo_of_huge_revision_id_rejected(client, make_queue):
+    [job_id] = push_dead(make_queue("emails"), 1)
+
+    reply = client.post(
+        f"/topics/emails/jobs/{job_id}/revisions/{2**70}/undo",
+        data={"csrf_token": page_csrf_token(client)},
+    )
+
+    assert reply.status_code == 400
+    assert f"has no payload revision {2**70}" in reply.get_data(as_text=True)
+
+
 def test_api_edit_dry_run_then_apply(app, client, make_queue):
     queue = make_queue("emails")
     [job_id] = push_dead(queue, 1)
@@ -190,6 +202,7 @@ def test_api_edit_dry_run_then_apply(app, client, make_queue):
         ({"payload": {"n": 1}, "undo_of": 1}, "send either payload"),
         ({"undo_of": "1"}, "undo_of must be a revision id"),
         ({"undo_of": 99}, "has no payload revision 99"),
+        ({"undo_of": 2**70}, f"has no payload revision {2**70}"),
         ({"payload": {"n": 1}, "dry_run": "yes"}, "dry_run must be true or false"),
     ],
 )

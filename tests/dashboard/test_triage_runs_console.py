@@ -89,6 +89,7 @@ def test_unknown_run_is_404(client):
     assert client.get(f"/runs/{2**70}").status_code == 404
     assert client.get("/api/runs/7").status_code == 404
     assert client.get("/api/runs/abc").status_code == 404
+    assert client.get(f"/api/runs/{2**70}").status_code == 404
 
 
 def test_api_runs_lifecycle(app, client, make_queue):
