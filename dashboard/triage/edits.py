@@ -122,9 +122,18 @@ def retry_with_payload(
 ) -> Revision:
     """Retry a failed or dead job with *payload* and record the revision.
 
-    :raises ValueError: unless the job is failed or dead, or when it left
-        that status before the retry; nothing changes then.
+    With *undo_of*, the revision is recorded as undoing that earlier edit,
+    which must be an edit of this job whose earlier payload is *payload*.
+
+    :raises ValueError: unless the job is failed or dead, if it left that
+        status before the retry, or if *undo_of* does not match. Nothing
+        changes then.
     """
+    if undo_of is not None and payload != undo_payload(store, job_id, undo_of):
+        raise ValueError(
+            f"the payload is not the one revision {undo_of} replaced; "
+            "open the undo preview again"
+        )
     before = check_editable(queue, job_id)
     remember_failure(store, queue, job_id)
     if not queue.retry(job_id, payload=payload):

@@ -125,7 +125,7 @@ def edit_confirm(topic: str, job_id: str) -> ResponseReturnValue:
     state = console_state()
     queue = state.queue(topic)
     payload = parse_payload_text(request.form.get("payload", ""), queue)
-    undo_of = request.form.get("undo_of", type=int)
+    undo_of = _form_revision_id("undo_of")
     revision = retry_with_payload(
         state.triage, queue, job_id, payload, operator_name(), undo_of=undo_of
     )
@@ -197,6 +197,16 @@ def _find_run(run_id: int) -> Run:
         return get_run(console_state().triage, run_id)
     except (LookupError, OverflowError):
         abort(404, description=f"No bulk retry run {run_id}.")
+
+
+def _form_revision_id(name: str) -> int | None:
+    text = request.form.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"invalid {name} {text!r}; give a revision id") from None
 
 
 def _form_number(name: str) -> float:

@@ -160,6 +160,67 @@ def test_undo_of_other_jobs_revision_rejected(app, client, make_queue):
     assert f"has no payload revision {revision.id}" in reply.get_data(as_text=True)
 
 
+def test_confirm_rejects_undo_of_other_jobs_revision(app, client, make_queue):
+    queue = make_queue("emails")
+    first, second = push_dead(queue, 2)
+    token = page_csrf_token(client)
+    client.post(
+        f"/topics/emails/jobs/{first}/edit/confirm",
+        data={"csrf_token": token, "payload": '{"n": 9}'},
+    )
+    [revision] = job_revisions(console_state(app).triage, first)
+
+    reply = client.post(
+        f"/topics/emails/jobs/{second}/edit/confirm",
+        data={"csrf_token": token, "payload": '{"n": 42}', "undo_of": str(revision.id)},
+    )
+
+    assert reply.status_code == 400
+    assert f"has no payload revision {revision.id}" in reply.get_data(as_text=True)
+    assert queue.get(second).payload == {"n": 1}
+    assert job_revisions(console_state(app).triage, second) == []
+    actions = [entry.action for entry in audit_page(console_state(app).triage).entries]
+    assert actions == ["edit-retry"]
+
+
+@pytest.mark.parametrize(
+    ("undo_of", "payload", "message"),
+    [
+        ("{revision}", '{"n": 42}', "the payload is not the one revision"),
+        ("abc", '{"n": 0}', "invalid undo_of &#39;abc&#39;"),
+        ("0", '{"n": 0}', "has no payload revision 0"),
+        (str(2**70), '{"n": 0}', f"has no payload revision {2**70}"),
+    ],
+)
+def test_confirm_rejects_invalid_undo(
+    app, client, make_queue, undo_of, payload, message
+):
+    queue = make_queue("emails")
+    [job_id] = push_dead(queue, 1)
+    token = page_csrf_token(client)
+    client.post(
+        f"/topics/emails/jobs/{job_id}/edit/confirm",
+        data={"csrf_token": token, "payload": '{"n": 5}'},
+    )
+    job = next(queue.consume(id=job_id, poll_interval=0))
+    assert job.fail("still wrong")
+    [revision] = job_revisions(console_state(app).triage, job_id)
+
+    reply = client.post(
+        f"/topics/emails/jobs/{job_id}/edit/confirm",
+        data={
+            "csrf_token": token,
+            "payload": payload,
+            "undo_of": undo_of.format(revision=revision.id),
+        },
+    )
+
+    assert reply.status_code == 400
+    assert message in reply.get_data(as_text=True)
+    assert queue.get(job_id).payload == {"n": 5}
+    assert len(job_revisions(console_state(app).triage, job_id)) == 1
+
+
 def test_undo_of_huge_revision_id_rejected(client, make_queue):
     [job_id] = push_dead(make_queue("emails"), 1)
 
