@@ -674,6 +674,20 @@ def test_send_rejects_pending_job() -> None:
     assert "only failed and dead jobs can be sent" in result.output
 
 
+def test_lineage_under_other_topic_is_empty() -> None:
+    old_id = make_dead_letter("emails", {"n": 1}, "SMTPError: 550")
+    run("send", "emails", old_id, "--to", "manual")
+
+    text = run("lineage", "billing", old_id)
+    data = json.loads(run("lineage", "billing", old_id, "--json").output)
+
+    assert text.exit_code == 0
+    assert text.output == (
+        f"no failed attempt of job {old_id} of topic billing recorded\n"
+    )
+    assert data == {"job_id": old_id, "attempts": [], "sent_from": [], "sent_as": None}
+
+
 def test_lineage_of_unrecorded_job() -> None:
     result = run("lineage", "emails", "0" * 16)
 
@@ -725,6 +739,18 @@ def test_edit_undo_and_revisions() -> None:
     assert "edit 2: " in listed.output
     assert ", undoing 1" in listed.output
     assert [r["after"] for r in data["revisions"]] == [{"to": "bad"}, {"to": "ok"}]
+
+
+def test_revisions_under_other_topic_empty() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+    run("edit", "emails", job_id, '{"to": "ok"}', "--yes")
+
+    listed = run("revisions", "billing", job_id)
+
+    assert listed.exit_code == 0
+    assert (
+        listed.output == f"no payload edit of job {job_id} of topic billing recorded\n"
+    )
 
 
 def test_edit_needs_payload_or_undo() -> None:

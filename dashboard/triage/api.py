@@ -76,11 +76,15 @@ def audit() -> Response:
 def lineage(topic: str, job_id: str) -> Response:
     """Return the recorded failed attempts of a job and its send links.
 
-    Answers for a job that was sent on and deleted, too; 404 only when the
-    backend has no such job and the triage store has no record of it.
+    Works for a job that was sent on and deleted, too. Returns 404 when the
+    backend has no such job on *topic* and the triage store has no record
+    of it there.
     """
     found = job_lineage(console_state().triage, job_id)
-    if not found.known and console_state().queue(topic).get(job_id) is None:
+    if (
+        not found.is_on_topic(topic)
+        and console_state().queue(topic).get(job_id) is None
+    ):
         raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
     return jsonify(found.to_dict())
 
@@ -153,7 +157,7 @@ def edit_job(topic: str, job_id: str) -> Response:
 
 def revisions(topic: str, job_id: str) -> Response:
     """Return every payload edit of a job, newest first."""
-    found = job_revisions(console_state().triage, job_id)
+    found = job_revisions(console_state().triage, job_id, topic=topic)
     if not found:
         console_state().queue(topic).require(job_id)
     return jsonify(revisions=[revision.to_dict() for revision in found])

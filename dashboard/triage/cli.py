@@ -27,7 +27,7 @@ from .edits import (
     retry_with_payload,
     undo_payload,
 )
-from .lineage import job_lineage
+from .lineage import Lineage, job_lineage
 from .runner import Runner
 from .runs import COMMANDS, MAX_RATE, Run, control_run, get_run, list_runs, start_run
 from .store import TriageStore, triage_path
@@ -147,6 +147,9 @@ def lineage(topic: str, job_id: str, as_json: bool) -> None:
         found = job_lineage(store, job_id)
     finally:
         store.close()
+    if not found.is_on_topic(topic):
+        # The records are of a job with this id on another topic.
+        found = Lineage(job_id, attempts=[], sent_from=[], sent_as=None)
     if as_json:
         click.echo(json.dumps(found.to_dict()))
         return
@@ -219,7 +222,7 @@ def revisions(topic: str, job_id: str, as_json: bool) -> None:
     """Print the payload edits of job ID of TOPIC, newest first, as diffs."""
     store = open_store()
     try:
-        found = job_revisions(store, job_id)
+        found = job_revisions(store, job_id, topic=topic)
     finally:
         store.close()
     if as_json:

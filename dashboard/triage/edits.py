@@ -183,12 +183,24 @@ def revision(store: TriageStore, revision_id: int) -> Revision:
     return _revision(rows[0])
 
 
-def job_revisions(store: TriageStore, job_id: str) -> list[Revision]:
-    """Return every revision of job *job_id*, newest first."""
-    rows = store.query(
-        f"SELECT {_COLUMNS} FROM revisions WHERE job_id = ? ORDER BY id DESC",
-        (job_id,),
-    )
+def job_revisions(
+    store: TriageStore, job_id: str, *, topic: str | None = None
+) -> list[Revision]:
+    """Return every revision of job *job_id*, newest first.
+
+    With *topic*, only revisions of the job on that topic are returned.
+    """
+    if topic is None:
+        rows = store.query(
+            f"SELECT {_COLUMNS} FROM revisions WHERE job_id = ? ORDER BY id DESC",
+            (job_id,),
+        )
+    else:
+        rows = store.query(
+            f"SELECT {_COLUMNS} FROM revisions WHERE job_id = ? AND topic = ? "
+            "ORDER BY id DESC",
+            (job_id, topic),
+        )
     return [_revision(row) for row in rows]
 
 

@@ -86,7 +86,7 @@ def job_gone(topic: str, job_id: str) -> str:
     """
     lineage = job_lineage(console_state().triage, job_id)
     sent_as = lineage.sent_as
-    if sent_as is None:
+    if sent_as is None or sent_as.source_topic != topic:
         abort(404, description=f"No job {job_id!r} on topic {topic!r}.")
     return render_template(
         "queuedeck/job_sent.html", topic=topic, job_id=job_id, lineage=lineage

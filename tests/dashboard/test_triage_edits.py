@@ -280,6 +280,22 @@ def test_api_edit_rejects_invalid_body(client, make_queue, body, message):
     assert message in reply.get_json()["error"]
 
 
+def test_revisions_under_other_topic_404(client, make_queue):
+    [job_id] = push_dead(make_queue("emails"), 1)
+    token = api_token(client)
+    client.post(
+        f"/api/topics/emails/jobs/{job_id}/edit",
+        json={"payload": {"n": 1}},
+        headers={"X-CSRFToken": token},
+    )
+
+    listed = client.get(f"/api/topics/emails/jobs/{job_id}/revisions")
+    other = client.get(f"/api/topics/billing/jobs/{job_id}/revisions")
+
+    assert len(listed.get_json()["revisions"]) == 1
+    assert other.status_code == 404
+
+
 def test_revisions_of_unknown_job_404(client, make_queue):
     make_queue("emails").push({"n": 1})
 
