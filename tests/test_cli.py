@@ -783,6 +783,18 @@ def test_runs_start_work_and_list() -> None:
         assert queue.counts()["pending"] == 3
 
 
+def test_runs_start_rejects_huge_min_sample() -> None:
+    make_dead_letter("emails", {"n": 1}, "boom")
+
+    result = run(
+        "runs", "start", "emails", "dead", "--rate", "1", "--min-sample", "1000001"
+    )
+
+    assert result.exit_code == 2
+    assert "--min-sample" in result.output
+    assert "1<=x<=1000000" in result.output
+
+
 def test_runs_control_commands() -> None:
     make_dead_letter("emails", {"n": 1}, "boom")
     run_id = run("runs", "start", "emails", "dead", "--rate", "1").output.strip()

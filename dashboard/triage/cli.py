@@ -29,7 +29,16 @@ from .edits import (
 )
 from .lineage import Lineage, job_lineage
 from .runner import Runner
-from .runs import COMMANDS, MAX_RATE, Run, control_run, get_run, list_runs, start_run
+from .runs import (
+    COMMANDS,
+    MAX_MIN_SAMPLE,
+    MAX_RATE,
+    Run,
+    control_run,
+    get_run,
+    list_runs,
+    start_run,
+)
 from .store import TriageStore, triage_path
 
 
@@ -267,7 +276,7 @@ def runs() -> None:
 )
 @click.option(
     "--min-sample",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_MIN_SAMPLE),
     default=20,
     show_default=True,
     help="Settled retried jobs needed before the threshold applies.",

@@ -36,6 +36,9 @@ from .store import MAX_ROW_ID, TriageStore
 logger = logging.getLogger(__name__)
 
 MAX_RATE = 1000.0
+# The largest min_sample. Each settled job is one the run retried, so a run
+# over fewer jobs than min_sample never stops by itself.
+MAX_MIN_SAMPLE = 1_000_000
 LEASE_SECONDS = 30.0
 # Retried jobs whose outcome is looked up per step; the rest wait a step.
 OUTCOME_CHECKS_PER_STEP = 20
@@ -139,9 +142,12 @@ def start_run(
     _check_number("rate", rate, 0, MAX_RATE, "jobs per second")
     _check_number("threshold", threshold, 0, 1, "a fraction such as 0.5")
     if isinstance(min_sample, bool) or not isinstance(min_sample, int):
-        raise ValueError(f"min_sample must be a whole number, not {min_sample!r}")
-    if min_sample < 1:
-        raise ValueError(f"min_sample must be at least 1, not {min_sample}")
+        raise ValueError(f"min_sample must be a whole number, not {min_sample!r:.80}")
+    if not 1 <= min_sample <= MAX_MIN_SAMPLE:
+        raise ValueError(
+            f"min_sample must be at least 1 and at most {MAX_MIN_SAMPLE} "
+            f"(settled retried jobs), not {min_sample!r:.80}"
+        )
     scope = actions.BulkScope(queue.topic, "retry", status, signature)
     total = actions.preview(queue, scope).count
     now = store.clock()

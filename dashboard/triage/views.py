@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -22,7 +24,7 @@ from .edits import (
 )
 from .lineage import job_lineage
 from .operations import check_target_topic
-from .runs import Run, get_run, list_runs
+from .runs import MAX_MIN_SAMPLE, Run, get_run, list_runs
 from .runs import control_run as control
 from .runs import start_run as start
 
@@ -177,7 +179,7 @@ def start_run(topic: str) -> ResponseReturnValue:
         signature=form.get("signature") or None,
         rate=_form_number("rate"),
         threshold=_form_number("threshold") / 100,
-        min_sample=int(_form_number("min_sample")),
+        min_sample=_form_min_sample(),
         actor=operator_name(),
     )
     return redirect(url_for(".run", run_id=started.id), 303)
@@ -207,6 +209,18 @@ def _form_revision_id(name: str) -> int | None:
         return int(text)
     except ValueError:
         raise ValueError(f"invalid {name} {text!r}; give a revision id") from None
+
+
+def _form_min_sample() -> int:
+    # Parsed like a JSON integer, so "2.5", "1e30", "inf" and "nan" are
+    # rejected. start_run checks the range of the ones that parse.
+    text = request.form.get("min_sample", "").strip()
+    if re.fullmatch(r"[+-]?[0-9]{1,30}", text) is None:
+        raise ValueError(
+            f"invalid min_sample {text!r:.80}; enter a whole number from 1 to "
+            f"{MAX_MIN_SAMPLE}"
+        )
+    return int(text)
 
 
 def _form_number(name: str) -> float:

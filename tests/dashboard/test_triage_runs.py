@@ -244,6 +244,8 @@ def test_run_of_error_group_only(store, clock, make_queue):
         ({"rate": 5000}, "at most 1000"),
         ({"threshold": 1.5}, "threshold must be above 0 and at most 1"),
         ({"min_sample": 0}, "min_sample must be at least 1"),
+        ({"min_sample": 2.5}, "min_sample must be a whole number"),
+        ({"min_sample": 10**23}, "min_sample must be at least 1 and at most 1000000"),
     ],
 )
 def test_start_rejects_invalid_settings(store, make_queue, overrides, message):

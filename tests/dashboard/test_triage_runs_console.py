@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from console_helpers import HTMX, api_token, page_csrf_token, push_dead
 
 from dashboard import console_state
-from dashboard.triage.runs import get_run
+from dashboard.triage.audit import audit_page
+from dashboard.triage.runs import MAX_MIN_SAMPLE, get_run
 
 
 def test_preview_offers_run_form(client, make_queue):
@@ -19,6 +21,7 @@ def test_preview_offers_run_form(client, make_queue):
 
     assert 'action="/topics/emails/runs"' in html
     assert "Start a bulk retry run" in html
+    assert f'name="min_sample" value="20" min="1" max="{MAX_MIN_SAMPLE}"' in html
 
 
 def test_start_run_from_form(app, client, make_queue):
@@ -59,6 +62,39 @@ def test_start_run_rejects_bad_number(client, make_queue):
 
     assert reply.status_code == 400
     assert "invalid rate &#39;fast&#39;" in reply.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("min_sample", "message"),
+    [
+        ("2.5", "invalid min_sample &#39;2.5&#39;; enter a whole number from 1 to"),
+        ("nan", "invalid min_sample &#39;nan&#39;; enter a whole number from 1 to"),
+        ("inf", "invalid min_sample &#39;inf&#39;; enter a whole number from 1 to"),
+        ("1e30", "invalid min_sample &#39;1e30&#39;; enter a whole number from 1"),
+        ("", "invalid min_sample &#39;&#39;; enter a whole number from 1 to"),
+        ("0", "min_sample must be at least 1 and at most 1000000"),
+        ("1000001", "min_sample must be at least 1 and at most 1000000"),
+        ("99999999999999999999999", "min_sample must be at least 1 and at most"),
+    ],
+)
+def test_form_rejects_invalid_min_sample(app, client, make_queue, min_sample, message):
+    push_dead(make_queue("emails"), 1)
+    token = page_csrf_token(client)
+
+    reply = client.post(
+        "/topics/emails/runs",
+        data={
+            "csrf_token": token,
+            "status": "dead",
+            "rate": "5",
+            "threshold": "50",
+            "min_sample": min_sample,
+        },
+    )
+
+    assert reply.status_code == 400
+    assert message in reply.get_data(as_text=True)
+    assert audit_page(console_state(app).triage).entries == []
 
 
 def test_control_with_htmx_returns_panel(app, client, make_queue):
@@ -130,6 +166,11 @@ def test_api_start_rejects_invalid_body(client, make_queue):
         ({"rate": 1}, "status must be 'failed' or 'dead'"),
         ({"status": "dead"}, "rate must be above 0"),
         ({"status": "dead", "rate": 1, "min_sample": 0}, "at least 1"),
+        ({"status": "dead", "rate": 1, "min_sample": 2.5}, "must be a whole number"),
+        (
+            {"status": "dead", "rate": 1, "min_sample": MAX_MIN_SAMPLE + 1},
+            f"min_sample must be at least 1 and at most {MAX_MIN_SAMPLE}",
+        ),
         ({"status": "dead", "rate": 1, "signature": 5}, "signature must be a string"),
     ]:
         reply = client.post(
@@ -137,3 +178,17 @@ def test_api_start_rejects_invalid_body(client, make_queue):
         )
         assert reply.status_code == 400
         assert message in reply.get_json()["error"]
+
+
+def test_api_start_rejects_huge_min_sample(client, make_queue):
+    push_dead(make_queue("emails"), 1)
+
+    # Larger than SQLite's largest INTEGER (2**63 - 1).
+    reply = client.post(
+        "/api/topics/emails/runs",
+        data='{"status": "dead", "rate": 5, "min_sample": 99999999999999999999999}',
+        headers={"X-CSRFToken": api_token(client), "Content-Type": "application/json"},
+    )
+
+    assert reply.status_code == 400
+    assert "min_sample must be at least 1 and at most" in reply.get_json()["error"]
