@@ -722,6 +722,33 @@ def test_edit_retries_after_confirmation() -> None:
     assert job.status == JobStatus.PENDING
 
 
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{"n": NaN}', "payload['n'] is nan"),
+        ('{"n": Infinity}', "payload['n'] is inf"),
+        ("[1]", "payload must be a dict (a JSON object), not list"),
+        ('{"text": "' + "x" * 2000 + '"}', "over the limit of 1024 bytes"),
+    ],
+)
+def test_edit_rejects_invalid_payload_before_prompt(
+    monkeypatch: pytest.MonkeyPatch, payload: str, message: str
+) -> None:
+    monkeypatch.setenv("TINA4_QUEUE_MAX_PAYLOAD_BYTES", "1024")
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+
+    result = CliRunner().invoke(cli, ["edit", "emails", job_id, payload], input="y\n")
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Retry the job with this payload?" not in result.output
+    with Queue("emails") as queue:
+        job = queue.get(job_id)
+    assert job is not None
+    assert job.status == JobStatus.DEAD
+    assert job.payload == {"to": "bad"}
+
+
 def test_edit_undo_and_revisions() -> None:
     job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
     run("edit", "emails", job_id, '{"to": "ok"}', "--yes")

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 
 from queue_core import JobNotFoundError
-from queue_core.payload import encode_payload
 
 from ..context import parse_limit
 from ..jsonbody import read_json_object
@@ -17,6 +16,7 @@ from . import operations
 from .audit import audit_page
 from .edits import (
     check_editable,
+    check_payload,
     job_revisions,
     payload_diff,
     retry_with_payload,
@@ -147,7 +147,7 @@ def edit_job(topic: str, job_id: str) -> Response:
 
     if dry_run:
         stored = check_editable(queue, job_id)
-        encode_payload(payload, max_bytes=queue.settings.max_payload_bytes)
+        check_payload(payload, queue)
         return jsonify(diff=payload_diff(stored, payload), moved=False)
     revision = retry_with_payload(
         state.triage, queue, job_id, payload, operator_name(), undo_of=undo_of

@@ -22,6 +22,7 @@ from . import operations
 from .audit import ACTIONS, MAX_AUDIT_PAGE, audit_page, try_record_action
 from .edits import (
     check_editable,
+    check_payload,
     job_revisions,
     payload_diff,
     retry_with_payload,
@@ -208,6 +209,7 @@ def edit(topic: str, job_id: str, payload: Any, undo_of: int | None, yes: bool) 
         with Queue(topic) as queue:
             if undo_of is not None:
                 payload = undo_payload(store, job_id, undo_of)
+            check_payload(payload, queue)
             diff = payload_diff(check_editable(queue, job_id), payload)
             if not diff:
                 raise click.ClickException("the payload is unchanged; nothing to do")

@@ -91,8 +91,17 @@ def parse_payload_text(text: str, queue: Queue) -> dict[str, Any]:
         raise PayloadError("the payload is nested too deeply to parse") from None
     except ValueError as exc:
         raise PayloadError(f"the payload is not valid JSON: {exc}") from None
-    encode_payload(value, max_bytes=queue.settings.max_payload_bytes)
-    payload: dict[str, Any] = value
+    return check_payload(value, queue)
+
+
+def check_payload(payload: object, queue: Queue) -> dict[str, Any]:
+    """Check that *queue* can store *payload*, and return it.
+
+    :raises PayloadError: if *payload* is not a JSON object, contains a value
+        such as NaN that JSON cannot carry, or is over the size limit.
+    """
+    encode_payload(payload, max_bytes=queue.settings.max_payload_bytes)
+    assert isinstance(payload, dict)
     return payload
 
 
