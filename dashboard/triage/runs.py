@@ -40,8 +40,11 @@ MAX_RATE = 1000.0
 # over fewer jobs than min_sample never stops by itself.
 MAX_MIN_SAMPLE = 1_000_000
 LEASE_SECONDS = 30.0
-# Retried jobs whose outcome is looked up per step; the rest wait a step.
-OUTCOME_CHECKS_PER_STEP = 20
+# Each step looks up the outcome of this many of the newest unsettled retried
+# jobs, and of this many more taken in turn from all of them by job id. Jobs
+# that a worker holds for a long time so cannot keep failures from being seen.
+NEWEST_OUTCOME_CHECKS = 10
+ROTATING_OUTCOME_CHECKS = 10
 LISTING_PAGE = 100
 ACTIVE_STATES = ("running", "paused")
 COMMANDS = {
@@ -349,20 +352,17 @@ def _taken(store: TriageStore, run_id: int, ids: list[str]) -> set[str]:
 
 
 def _update_outcomes(store: TriageStore, queue: Queue, run: Run) -> None:
-    rows = store.query(
-        "SELECT job_id, attempts FROM run_jobs WHERE run_id = ? AND state = 'retried' "
-        "AND outcome IS NULL ORDER BY at LIMIT ?",
-        (run.id, OUTCOME_CHECKS_PER_STEP),
-    )
-    for job_id, attempts in rows:
-        job = queue.get(str(job_id))
+    checks = _newest_unsettled(store, run.id)
+    checks.update(_next_unsettled(store, run.id))
+    for job_id, attempts in checks.items():
+        job = queue.get(job_id)
         outcome: str | None
         if job is None:
             outcome = "gone"
         elif job.status is JobStatus.COMPLETED:
             outcome = "completed"
         elif job.status in (JobStatus.FAILED, JobStatus.DEAD) and job.attempts > (
-            attempts  # type: ignore[operator]
+            attempts
         ):
             outcome = job.status.value
         else:
@@ -372,6 +372,40 @@ def _update_outcomes(store: TriageStore, queue: Queue, run: Run) -> None:
                 "UPDATE run_jobs SET outcome = ? WHERE run_id = ? AND job_id = ?",
                 (outcome, run.id, job_id),
             )
+
+
+# The retried jobs whose outcome is not known yet.
+_UNSETTLED = "run_id = ? AND state = 'retried' AND outcome IS NULL"
+
+
+def _newest_unsettled(store: TriageStore, run_id: int) -> dict[str, int]:
+    """Return the attempt counts of the newest unsettled jobs, by job id."""
+    rows = store.query(
+        f"SELECT job_id, attempts FROM run_jobs WHERE {_UNSETTLED} "
+        "ORDER BY at DESC LIMIT ?",
+        (run_id, NEWEST_OUTCOME_CHECKS),
+    )
+    return {str(job_id): int(attempts) for job_id, attempts in rows}  # type: ignore[call-overload]
+
+
+def _next_unsettled(store: TriageStore, run_id: int) -> dict[str, int]:
+    """Return the unsettled jobs after the run's outcome cursor, and move it on.
+
+    The cursor is a job id. Past the last unsettled job it starts over.
+    """
+    rows = store.query("SELECT outcome_cursor FROM runs WHERE id = ?", (run_id,))
+    cursor = str(rows[0][0] or "")
+    page = store.query(
+        f"SELECT job_id, attempts FROM run_jobs WHERE {_UNSETTLED} AND job_id > ? "
+        "ORDER BY job_id LIMIT ?",
+        (run_id, cursor, ROTATING_OUTCOME_CHECKS),
+    )
+    full = len(page) == ROTATING_OUTCOME_CHECKS
+    next_cursor = str(page[-1][0]) if full else ""
+    store.execute(
+        "UPDATE runs SET outcome_cursor = ? WHERE id = ?", (next_cursor, run_id)
+    )
+    return {str(job_id): int(attempts) for job_id, attempts in page}  # type: ignore[call-overload]
 
 
 def _mark(store: TriageStore, run_id: int, job_id: str, state: str) -> None:
