@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from console_helpers import HTMX, api_token, page_csrf_token, push_dead
+from flask import Flask
 
-from dashboard import console_state
+from dashboard import ConsoleSettings, console_state, create_app
 from dashboard.triage.audit import audit_page
-from dashboard.triage.runs import MAX_MIN_SAMPLE, get_run
+from dashboard.triage.runs import MAX_MIN_SAMPLE, get_run, start_run
+from dashboard.triage.store import TriageStore
+from queue_core import Queue, Settings
 
 
 def test_preview_offers_run_form(client, make_queue):
@@ -192,3 +204,132 @@ def test_api_start_rejects_huge_min_sample(client, make_queue):
 
     assert reply.status_code == 400
     assert "min_sample must be at least 1 and at most" in reply.get_json()["error"]
+
+
+# Background threads at server start ---------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_listener(port: int, timeout: float) -> None:
+    # A TCP connect with no HTTP request, so that no Flask request hook runs.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"console not listening on port {port} after {timeout} s")
+
+
+def _server_command(server: str, port: int) -> list[str]:
+    if server == "serve":
+        return [sys.executable, "-m", "queue_core.cli", "serve", "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:dashboard.gunicorn_config",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "dashboard:create_app()",
+    ]
+
+
+@pytest.mark.parametrize("server", ["serve", "gunicorn"])
+def test_server_resumes_run_without_request(tmp_path: Path, server: str):
+    queue_path = tmp_path / "queue"
+    triage_path = tmp_path / "triage.sqlite3"
+    settings = Settings(path=queue_path)
+    with Queue("emails", max_retries=1, settings=settings) as queue:
+        push_dead(queue, 5)
+        store = TriageStore(triage_path)
+        run = start_run(
+            store,
+            queue,
+            status="dead",
+            signature=None,
+            rate=10.0,
+            threshold=0.5,
+            min_sample=20,
+            actor="ops",
+        )
+        store.close()
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "TINA4_QUEUE_BACKEND": "file",
+        "TINA4_QUEUE_PATH": str(queue_path),
+        "QUEUEDECK_TRIAGE_PATH": str(triage_path),
+        "QUEUEDECK_SECRET_KEY": "test secret key",
+    }
+    process = subprocess.Popen(
+        _server_command(server, port),
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_listener(port, timeout=15)
+        # Five jobs at 10 a second take about 0.5 s once the runner steps.
+        time.sleep(3)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+    store = TriageStore(triage_path)
+    resumed = get_run(store, run.id)
+    store.close()
+    assert resumed.retried == 5
+    assert resumed.state == "finished"
+
+
+def _gunicorn_worker(app: object) -> SimpleNamespace:
+    return SimpleNamespace(wsgi=app, log=logging.getLogger("test.gunicorn"))
+
+
+def test_gunicorn_hook_skips_test_app(app):
+    config = importlib.import_module("dashboard.gunicorn_config")
+
+    config.post_worker_init(_gunicorn_worker(app))
+
+    assert console_state(app).runner.running is False
+    assert console_state(app).sampler.running is False
+
+
+def test_gunicorn_hook_starts_console_threads(tmp_path, queue_settings, backend):
+    config = importlib.import_module("dashboard.gunicorn_config")
+    settings = ConsoleSettings(
+        secret_key="test secret key",
+        triage_path=tmp_path / "triage.sqlite3",
+        history_path=tmp_path / "history.sqlite3",
+    )
+    console_app = create_app(settings, queue_settings, backend)
+
+    config.post_worker_init(_gunicorn_worker(console_app))
+
+    state = console_state(console_app)
+    try:
+        assert state.runner.running is True
+        assert state.sampler.running is True
+    finally:
+        state.runner.stop()
+        state.sampler.stop()
+
+
+def test_gunicorn_hook_skips_app_without_console(caplog):
+    config = importlib.import_module("dashboard.gunicorn_config")
+
+    with caplog.at_level(logging.INFO, logger="test.gunicorn"):
+        config.post_worker_init(_gunicorn_worker(Flask("host")))
+
+    assert "no console found on the app" in caplog.text
