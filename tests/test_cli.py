@@ -608,6 +608,20 @@ def test_retry_and_purge_are_audited() -> None:
     assert purge["scope"] == "every dead job of topic 'emails'"
 
 
+def test_retry_of_pending_job_audited_with_zero() -> None:
+    job_id = run("push", "emails", "{}").output.strip()
+
+    result = run("retry", "emails", job_id)
+    entries = json.loads(run("audit", "--json").output)["entries"]
+
+    assert result.exit_code == 1
+    [entry] = entries
+    assert entry["action"] == "retry"
+    assert entry["count"] == 0
+    assert entry["job_ids"] == [job_id]
+    assert entry["scope"] == f"job {job_id}"
+
+
 def test_audit_table_and_cursor() -> None:
     for n in range(3):
         make_dead_letter("emails", {"n": n}, "boom")

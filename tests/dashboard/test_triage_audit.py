@@ -68,8 +68,10 @@ def test_api_delete_and_bulk_purge_recorded(app, client, make_queue):
     purge, delete = entries(app)
     assert delete["action"] == "delete"
     assert delete["count"] == 1
+    assert delete["job_ids"] == [ids[0]]
     assert purge["action"] == "bulk-purge"
     assert purge["count"] == 2
+    assert purge["job_ids"] == []
     assert purge["scope"] == "every dead job of topic 'emails'"
     assert purge["detail"] == {"status": "dead", "signature": None}
 
