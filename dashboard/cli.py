@@ -6,6 +6,8 @@ For production, run gunicorn on ``dashboard:create_app()`` (see the
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from .settings import ConsoleSettings, is_loopback
@@ -41,8 +43,13 @@ def serve(host: str, port: int, debug: bool) -> None:
     check_bind(host, settings)
 
     from .app import create_app
+    from .state import console_state
 
     app = create_app(settings)
+    # With --debug, Werkzeug's reloader runs the app in a child process that
+    # it marks with WERKZEUG_RUN_MAIN. The parent only watches the files.
+    if not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        console_state(app).start_background()
     click.echo(f"queuedeck console on http://{_url_host(host)}:{port}/")
     app.run(host=host, port=port, debug=debug, threaded=True)
 

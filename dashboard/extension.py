@@ -161,12 +161,15 @@ def _start_timer() -> None:
 
 
 def _start_sampler() -> None:
-    # The first request starts the sampler and the bulk retry runner, not
-    # init_app, so that gunicorn starts them in each worker after the fork.
-    # The store's tick claims keep the workers from sampling one interval
-    # twice, and a run's lease row keeps them from stepping one run twice.
-    # A test app starts them only when a test calls ConsoleState.start_sampler
-    # or start_runner.
+    # `queuedeck serve` and the gunicorn config start the sampler and the
+    # bulk retry runner when the server starts. An app that embeds the console
+    # may call console_state(app).start_background() itself, and otherwise
+    # its first console request starts them here. init_app does not, because
+    # a server that forks (gunicorn) copies no threads into its workers. The
+    # store's tick claims keep processes from sampling one interval twice,
+    # and a run's lease row keeps them from stepping one run twice. A test
+    # app starts them only when a test calls ConsoleState.start_sampler or
+    # start_runner.
     if not current_app.testing:
         console_state().start_background()
 

@@ -290,21 +290,20 @@ def retry(topic: str, job_id: str | None, retry_all: bool) -> None:
     with Queue(topic) as queue:
         if retry_all:
             moved = queue.retry_failed()
-        elif job_id is not None and queue.retry(job_id):
-            moved = 1
+            scope = f"every failed job of topic {topic!r} with attempts left"
         else:
+            moved = int(queue.retry(str(job_id)))
+            scope = f"job {job_id}"
+        # A retry that moved no job is recorded too, with a count of 0.
+        _audit(
+            action="retry",
+            topic=topic,
+            scope=scope,
+            count=moved,
+            job_ids=[] if job_id is None else [job_id],
+        )
+        if not retry_all and not moved:
             _fail_not_retryable(queue, str(job_id))
-    if retry_all:
-        scope = f"every failed job of topic {topic!r} with attempts left"
-    else:
-        scope = f"job {job_id}"
-    _audit(
-        action="retry",
-        topic=topic,
-        scope=scope,
-        count=moved,
-        job_ids=[] if job_id is None else [job_id],
-    )
     click.echo(f"{_jobs(moved)} moved to pending")
 
 

@@ -608,6 +608,20 @@ def test_retry_and_purge_are_audited() -> None:
     assert purge["scope"] == "every dead job of topic 'emails'"
 
 
+def test_retry_of_pending_job_audited_with_zero() -> None:
+    job_id = run("push", "emails", "{}").output.strip()
+
+    result = run("retry", "emails", job_id)
+    entries = json.loads(run("audit", "--json").output)["entries"]
+
+    assert result.exit_code == 1
+    [entry] = entries
+    assert entry["action"] == "retry"
+    assert entry["count"] == 0
+    assert entry["job_ids"] == [job_id]
+    assert entry["scope"] == f"job {job_id}"
+
+
 def test_audit_table_and_cursor() -> None:
     for n in range(3):
         make_dead_letter("emails", {"n": n}, "boom")
@@ -622,6 +636,15 @@ def test_audit_table_and_cursor() -> None:
     assert "  purge  emails  1  every dead job of topic 'emails'" in first.output
     assert second.output.count("  purge  emails  ") == 1
     assert "older entries" not in second.output
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "99999999999999999999999"])
+def test_audit_rejects_invalid_cursor(cursor: str) -> None:
+    result = run("audit", "--cursor", cursor)
+
+    assert result.exit_code == 1
+    assert not isinstance(result.exception, OverflowError)
+    assert f"invalid audit cursor {cursor!r}" in result.output
 
 
 def test_audit_empty() -> None:
@@ -665,6 +688,20 @@ def test_send_rejects_pending_job() -> None:
     assert "only failed and dead jobs can be sent" in result.output
 
 
+def test_lineage_under_other_topic_is_empty() -> None:
+    old_id = make_dead_letter("emails", {"n": 1}, "SMTPError: 550")
+    run("send", "emails", old_id, "--to", "manual")
+
+    text = run("lineage", "billing", old_id)
+    data = json.loads(run("lineage", "billing", old_id, "--json").output)
+
+    assert text.exit_code == 0
+    assert text.output == (
+        f"no failed attempt of job {old_id} of topic billing recorded\n"
+    )
+    assert data == {"job_id": old_id, "attempts": [], "sent_from": [], "sent_as": None}
+
+
 def test_lineage_of_unrecorded_job() -> None:
     result = run("lineage", "emails", "0" * 16)
 
@@ -699,6 +736,33 @@ def test_edit_retries_after_confirmation() -> None:
     assert job.status == JobStatus.PENDING
 
 
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{"n": NaN}', "payload['n'] is nan"),
+        ('{"n": Infinity}', "payload['n'] is inf"),
+        ("[1]", "payload must be a dict (a JSON object), not list"),
+        ('{"text": "' + "x" * 2000 + '"}', "over the limit of 1024 bytes"),
+    ],
+)
+def test_edit_rejects_invalid_payload_before_prompt(
+    monkeypatch: pytest.MonkeyPatch, payload: str, message: str
+) -> None:
+    monkeypatch.setenv("TINA4_QUEUE_MAX_PAYLOAD_BYTES", "1024")
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+
+    result = CliRunner().invoke(cli, ["edit", "emails", job_id, payload], input="y\n")
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Retry the job with this payload?" not in result.output
+    with Queue("emails") as queue:
+        job = queue.get(job_id)
+    assert job is not None
+    assert job.status == JobStatus.DEAD
+    assert job.payload == {"to": "bad"}
+
+
 def test_edit_undo_and_revisions() -> None:
     job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
     run("edit", "emails", job_id, '{"to": "ok"}', "--yes")
@@ -716,6 +780,18 @@ def test_edit_undo_and_revisions() -> None:
     assert "edit 2: " in listed.output
     assert ", undoing 1" in listed.output
     assert [r["after"] for r in data["revisions"]] == [{"to": "bad"}, {"to": "ok"}]
+
+
+def test_revisions_under_other_topic_empty() -> None:
+    job_id = make_dead_letter("emails", {"to": "bad"}, "boom")
+    run("edit", "emails", job_id, '{"to": "ok"}', "--yes")
+
+    listed = run("revisions", "billing", job_id)
+
+    assert listed.exit_code == 0
+    assert (
+        listed.output == f"no payload edit of job {job_id} of topic billing recorded\n"
+    )
 
 
 def test_edit_needs_payload_or_undo() -> None:
@@ -748,6 +824,18 @@ def test_runs_start_work_and_list() -> None:
         assert queue.counts()["pending"] == 3
 
 
+def test_runs_start_rejects_huge_min_sample() -> None:
+    make_dead_letter("emails", {"n": 1}, "boom")
+
+    result = run(
+        "runs", "start", "emails", "dead", "--rate", "1", "--min-sample", "1000001"
+    )
+
+    assert result.exit_code == 2
+    assert "--min-sample" in result.output
+    assert "1<=x<=1000000" in result.output
+
+
 def test_runs_control_commands() -> None:
     make_dead_letter("emails", {"n": 1}, "boom")
     run_id = run("runs", "start", "emails", "dead", "--rate", "1").output.strip()
@@ -755,6 +843,7 @@ def test_runs_control_commands() -> None:
     paused = run("runs", "control", "pause", run_id)
     resumed_twice = run("runs", "control", "pause", run_id)
     missing = run("runs", "show", "99")
+    huge = run("runs", "show", str(2**70))
 
     assert paused.exit_code == 0
     assert f"run {run_id}  paused" in paused.output
@@ -762,3 +851,5 @@ def test_runs_control_commands() -> None:
     assert "cannot pause run" in resumed_twice.output
     assert missing.exit_code == 1
     assert "no bulk retry run 99" in missing.output
+    assert huge.exit_code == 1
+    assert f"no bulk retry run {2**70}" in huge.output

@@ -51,6 +51,16 @@ def test_reads_create_no_store(tmp_path: Path) -> None:
     assert (store / "queue.db").is_file()
 
 
+@pytest.mark.parametrize("cursor", ["99999999999999999999999", "-99999999999999999999"])
+def test_cursor_beyond_sqlite_integer_rejected(tmp_path: Path, cursor: str) -> None:
+    queue = file_queue(tmp_path / "store")
+    queue.push({"n": 1})
+
+    with pytest.raises(ValueError, match="invalid page cursor"):
+        queue.jobs("pending", cursor=cursor)
+    queue.close()
+
+
 def test_polling_creates_no_store(tmp_path: Path) -> None:
     store = tmp_path / "store"
     queue = file_queue(store)

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 
 from queue_core import JobNotFoundError
-from queue_core.payload import encode_payload
 
 from ..context import parse_limit
 from ..jsonbody import read_json_object
@@ -17,6 +16,7 @@ from . import operations
 from .audit import audit_page
 from .edits import (
     check_editable,
+    check_payload,
     job_revisions,
     payload_diff,
     retry_with_payload,
@@ -76,11 +76,15 @@ def audit() -> Response:
 def lineage(topic: str, job_id: str) -> Response:
     """Return the recorded failed attempts of a job and its send links.
 
-    Answers for a job that was sent on and deleted, too; 404 only when the
-    backend has no such job and the triage store has no record of it.
+    Works for a job that was sent on and deleted, too. Returns 404 when the
+    backend has no such job on *topic* and the triage store has no record
+    of it there.
     """
     found = job_lineage(console_state().triage, job_id)
-    if not found.known and console_state().queue(topic).get(job_id) is None:
+    if (
+        not found.is_on_topic(topic)
+        and console_state().queue(topic).get(job_id) is None
+    ):
         raise JobNotFoundError(f"no job {job_id!r} on topic {topic!r}")
     return jsonify(found.to_dict())
 
@@ -143,7 +147,7 @@ def edit_job(topic: str, job_id: str) -> Response:
 
     if dry_run:
         stored = check_editable(queue, job_id)
-        encode_payload(payload, max_bytes=queue.settings.max_payload_bytes)
+        check_payload(payload, queue)
         return jsonify(diff=payload_diff(stored, payload), moved=False)
     revision = retry_with_payload(
         state.triage, queue, job_id, payload, operator_name(), undo_of=undo_of
@@ -153,7 +157,7 @@ def edit_job(topic: str, job_id: str) -> Response:
 
 def revisions(topic: str, job_id: str) -> Response:
     """Return every payload edit of a job, newest first."""
-    found = job_revisions(console_state().triage, job_id)
+    found = job_revisions(console_state().triage, job_id, topic=topic)
     if not found:
         console_state().queue(topic).require(job_id)
     return jsonify(revisions=[revision.to_dict() for revision in found])

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .store import TriageStore
+from .store import MAX_ROW_ID, TriageStore
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def _parse_cursor(cursor: str) -> int:
         value = int(cursor)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= MAX_ROW_ID:
         raise ValueError(
             f"invalid audit cursor {cursor!r}; pass the next_cursor of a previous page"
         )

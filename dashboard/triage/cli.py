@@ -22,14 +22,24 @@ from . import operations
 from .audit import ACTIONS, MAX_AUDIT_PAGE, audit_page, try_record_action
 from .edits import (
     check_editable,
+    check_payload,
     job_revisions,
     payload_diff,
     retry_with_payload,
     undo_payload,
 )
-from .lineage import job_lineage
+from .lineage import Lineage, job_lineage
 from .runner import Runner
-from .runs import COMMANDS, MAX_RATE, Run, control_run, get_run, list_runs, start_run
+from .runs import (
+    COMMANDS,
+    MAX_MIN_SAMPLE,
+    MAX_RATE,
+    Run,
+    control_run,
+    get_run,
+    list_runs,
+    start_run,
+)
 from .store import TriageStore, triage_path
 
 
@@ -147,6 +157,9 @@ def lineage(topic: str, job_id: str, as_json: bool) -> None:
         found = job_lineage(store, job_id)
     finally:
         store.close()
+    if not found.is_on_topic(topic):
+        # The records are of a job with this id on another topic.
+        found = Lineage(job_id, attempts=[], sent_from=[], sent_as=None)
     if as_json:
         click.echo(json.dumps(found.to_dict()))
         return
@@ -196,6 +209,7 @@ def edit(topic: str, job_id: str, payload: Any, undo_of: int | None, yes: bool) 
         with Queue(topic) as queue:
             if undo_of is not None:
                 payload = undo_payload(store, job_id, undo_of)
+            check_payload(payload, queue)
             diff = payload_diff(check_editable(queue, job_id), payload)
             if not diff:
                 raise click.ClickException("the payload is unchanged; nothing to do")
@@ -219,7 +233,7 @@ def revisions(topic: str, job_id: str, as_json: bool) -> None:
     """Print the payload edits of job ID of TOPIC, newest first, as diffs."""
     store = open_store()
     try:
-        found = job_revisions(store, job_id)
+        found = job_revisions(store, job_id, topic=topic)
     finally:
         store.close()
     if as_json:
@@ -264,7 +278,7 @@ def runs() -> None:
 )
 @click.option(
     "--min-sample",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_MIN_SAMPLE),
     default=20,
     show_default=True,
     help="Settled retried jobs needed before the threshold applies.",

@@ -21,7 +21,7 @@ from queue_core.payload import decode_payload, encode_payload
 from ..formatting import escape_invisible_json
 from .audit import try_record_action
 from .operations import remember_failure
-from .store import TriageStore
+from .store import MAX_ROW_ID, TriageStore
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,17 @@ def parse_payload_text(text: str, queue: Queue) -> dict[str, Any]:
         raise PayloadError("the payload is nested too deeply to parse") from None
     except ValueError as exc:
         raise PayloadError(f"the payload is not valid JSON: {exc}") from None
-    encode_payload(value, max_bytes=queue.settings.max_payload_bytes)
-    payload: dict[str, Any] = value
+    return check_payload(value, queue)
+
+
+def check_payload(payload: object, queue: Queue) -> dict[str, Any]:
+    """Check that *queue* can store *payload*, and return it.
+
+    :raises PayloadError: if *payload* is not a JSON object, contains a value
+        such as NaN that JSON cannot carry, or is over the size limit.
+    """
+    encode_payload(payload, max_bytes=queue.settings.max_payload_bytes)
+    assert isinstance(payload, dict)
     return payload
 
 
@@ -122,9 +131,18 @@ def retry_with_payload(
 ) -> Revision:
     """Retry a failed or dead job with *payload* and record the revision.
 
-    :raises ValueError: unless the job is failed or dead, or when it left
-        that status before the retry; nothing changes then.
+    With *undo_of*, the revision is recorded as undoing that earlier edit,
+    which must be an edit of this job whose earlier payload is *payload*.
+
+    :raises ValueError: unless the job is failed or dead, if it left that
+        status before the retry, or if *undo_of* does not match. Nothing
+        changes then.
     """
+    if undo_of is not None and payload != undo_payload(store, job_id, undo_of):
+        raise ValueError(
+            f"the payload is not the one revision {undo_of} replaced; "
+            "open the undo preview again"
+        )
     before = check_editable(queue, job_id)
     remember_failure(store, queue, job_id)
     if not queue.retry(job_id, payload=payload):
@@ -166,18 +184,32 @@ def revision(store: TriageStore, revision_id: int) -> Revision:
 
     :raises LookupError: if there is none.
     """
+    if not 0 < revision_id <= MAX_ROW_ID:
+        raise LookupError(f"no payload revision {revision_id}")
     rows = store.query(f"SELECT {_COLUMNS} FROM revisions WHERE id = ?", (revision_id,))
     if not rows:
         raise LookupError(f"no payload revision {revision_id}")
     return _revision(rows[0])
 
 
-def job_revisions(store: TriageStore, job_id: str) -> list[Revision]:
-    """Return every revision of job *job_id*, newest first."""
-    rows = store.query(
-        f"SELECT {_COLUMNS} FROM revisions WHERE job_id = ? ORDER BY id DESC",
-        (job_id,),
-    )
+def job_revisions(
+    store: TriageStore, job_id: str, *, topic: str | None = None
+) -> list[Revision]:
+    """Return every revision of job *job_id*, newest first.
+
+    With *topic*, only revisions of the job on that topic are returned.
+    """
+    if topic is None:
+        rows = store.query(
+            f"SELECT {_COLUMNS} FROM revisions WHERE job_id = ? ORDER BY id DESC",
+            (job_id,),
+        )
+    else:
+        rows = store.query(
+            f"SELECT {_COLUMNS} FROM revisions WHERE job_id = ? AND topic = ? "
+            "ORDER BY id DESC",
+            (job_id, topic),
+        )
     return [_revision(row) for row in rows]
 
 

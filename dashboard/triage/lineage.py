@@ -62,6 +62,17 @@ class Lineage:
         """Whether the store has any record of the job."""
         return bool(self.attempts or self.sent_from or self.sent_as)
 
+    def is_on_topic(self, topic: str) -> bool:
+        """Return whether the store records this job, not an ancestor, on *topic*."""
+        if self.sent_from and self.sent_from[0].topic == topic:
+            return True
+        if self.sent_as is not None and self.sent_as.source_topic == topic:
+            return True
+        return any(
+            attempt.job_id == self.job_id and attempt.topic == topic
+            for attempt in self.attempts
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Return the lineage as JSON-ready values."""
         return {

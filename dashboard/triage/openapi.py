@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..openapi_parts import JOB_ID, TOPIC, Schema, object_schema, operation, ref
 from .audit import ACTIONS
+from .runs import MAX_MIN_SAMPLE
 
 RUN_ID: Schema = {
     "name": "run_id",
@@ -107,7 +108,11 @@ TRIAGE_SCHEMAS: Schema = {
             "signature": {"type": "string"},
             "rate": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
             "threshold": {"type": "number", "maximum": 1},
-            "min_sample": {"type": "integer", "minimum": 1},
+            "min_sample": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_MIN_SAMPLE,
+            },
         },
     },
     "SendRequest": {

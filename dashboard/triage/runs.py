@@ -31,14 +31,20 @@ from queue_core.status import parse_purge_group
 from .. import actions
 from .audit import try_record_action
 from .lineage import record_failure
-from .store import TriageStore
+from .store import MAX_ROW_ID, TriageStore
 
 logger = logging.getLogger(__name__)
 
 MAX_RATE = 1000.0
+# The largest min_sample. Each settled job is one the run retried, so a run
+# over fewer jobs than min_sample never stops by itself.
+MAX_MIN_SAMPLE = 1_000_000
 LEASE_SECONDS = 30.0
-# Retried jobs whose outcome is looked up per step; the rest wait a step.
-OUTCOME_CHECKS_PER_STEP = 20
+# Each step looks up the outcome of this many of the newest unsettled retried
+# jobs, and of this many more taken in turn from all of them by job id. Jobs
+# that a worker holds for a long time so cannot keep failures from being seen.
+NEWEST_OUTCOME_CHECKS = 10
+ROTATING_OUTCOME_CHECKS = 10
 LISTING_PAGE = 100
 ACTIVE_STATES = ("running", "paused")
 COMMANDS = {
@@ -139,9 +145,12 @@ def start_run(
     _check_number("rate", rate, 0, MAX_RATE, "jobs per second")
     _check_number("threshold", threshold, 0, 1, "a fraction such as 0.5")
     if isinstance(min_sample, bool) or not isinstance(min_sample, int):
-        raise ValueError(f"min_sample must be a whole number, not {min_sample!r}")
-    if min_sample < 1:
-        raise ValueError(f"min_sample must be at least 1, not {min_sample}")
+        raise ValueError(f"min_sample must be a whole number, not {min_sample!r:.80}")
+    if not 1 <= min_sample <= MAX_MIN_SAMPLE:
+        raise ValueError(
+            f"min_sample must be at least 1 and at most {MAX_MIN_SAMPLE} "
+            f"(settled retried jobs), not {min_sample!r:.80}"
+        )
     scope = actions.BulkScope(queue.topic, "retry", status, signature)
     total = actions.preview(queue, scope).count
     now = store.clock()
@@ -175,6 +184,8 @@ def get_run(store: TriageStore, run_id: int) -> Run:
 
     :raises LookupError: if there is no such run.
     """
+    if not 0 < run_id <= MAX_ROW_ID:
+        raise LookupError(f"no bulk retry run {run_id}")
     runs = _select_runs(store, "WHERE r.id = ?", (run_id,))
     if not runs:
         raise LookupError(f"no bulk retry run {run_id}")
@@ -341,20 +352,17 @@ def _taken(store: TriageStore, run_id: int, ids: list[str]) -> set[str]:
 
 
 def _update_outcomes(store: TriageStore, queue: Queue, run: Run) -> None:
-    rows = store.query(
-        "SELECT job_id, attempts FROM run_jobs WHERE run_id = ? AND state = 'retried' "
-        "AND outcome IS NULL ORDER BY at LIMIT ?",
-        (run.id, OUTCOME_CHECKS_PER_STEP),
-    )
-    for job_id, attempts in rows:
-        job = queue.get(str(job_id))
+    checks = _newest_unsettled(store, run.id)
+    checks.update(_next_unsettled(store, run.id))
+    for job_id, attempts in checks.items():
+        job = queue.get(job_id)
         outcome: str | None
         if job is None:
             outcome = "gone"
         elif job.status is JobStatus.COMPLETED:
             outcome = "completed"
         elif job.status in (JobStatus.FAILED, JobStatus.DEAD) and job.attempts > (
-            attempts  # type: ignore[operator]
+            attempts
         ):
             outcome = job.status.value
         else:
@@ -364,6 +372,40 @@ def _update_outcomes(store: TriageStore, queue: Queue, run: Run) -> None:
                 "UPDATE run_jobs SET outcome = ? WHERE run_id = ? AND job_id = ?",
                 (outcome, run.id, job_id),
             )
+
+
+# The retried jobs whose outcome is not known yet.
+_UNSETTLED = "run_id = ? AND state = 'retried' AND outcome IS NULL"
+
+
+def _newest_unsettled(store: TriageStore, run_id: int) -> dict[str, int]:
+    """Return the attempt counts of the newest unsettled jobs, by job id."""
+    rows = store.query(
+        f"SELECT job_id, attempts FROM run_jobs WHERE {_UNSETTLED} "
+        "ORDER BY at DESC LIMIT ?",
+        (run_id, NEWEST_OUTCOME_CHECKS),
+    )
+    return {str(job_id): int(attempts) for job_id, attempts in rows}  # type: ignore[call-overload]
+
+
+def _next_unsettled(store: TriageStore, run_id: int) -> dict[str, int]:
+    """Return the unsettled jobs after the run's outcome cursor, and move it on.
+
+    The cursor is a job id. Past the last unsettled job it starts over.
+    """
+    rows = store.query("SELECT outcome_cursor FROM runs WHERE id = ?", (run_id,))
+    cursor = str(rows[0][0] or "")
+    page = store.query(
+        f"SELECT job_id, attempts FROM run_jobs WHERE {_UNSETTLED} AND job_id > ? "
+        "ORDER BY job_id LIMIT ?",
+        (run_id, cursor, ROTATING_OUTCOME_CHECKS),
+    )
+    full = len(page) == ROTATING_OUTCOME_CHECKS
+    next_cursor = str(page[-1][0]) if full else ""
+    store.execute(
+        "UPDATE runs SET outcome_cursor = ? WHERE id = ?", (next_cursor, run_id)
+    )
+    return {str(job_id): int(attempts) for job_id, attempts in page}  # type: ignore[call-overload]
 
 
 def _mark(store: TriageStore, run_id: int, job_id: str, state: str) -> None:

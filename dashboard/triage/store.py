@@ -19,6 +19,9 @@ from queue_core import Settings
 
 from ..history import console_store_path
 
+#: The largest row id SQLite stores; a larger Python int raises OverflowError.
+MAX_ROW_ID = 2**63 - 1
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
@@ -80,7 +83,9 @@ CREATE TABLE IF NOT EXISTS runs (
     created_by TEXT NOT NULL,
     updated_at REAL NOT NULL,
     next_at REAL NOT NULL,
-    stop_reason TEXT
+    stop_reason TEXT,
+    -- The job id after which the next outcome check continues.
+    outcome_cursor TEXT
 );
 -- Each job a run took, written before its retry is sent ('claimed') and
 -- after ('retried' or 'skipped'), with what became of it since.
@@ -93,6 +98,11 @@ CREATE TABLE IF NOT EXISTS run_jobs (
     at REAL NOT NULL,
     PRIMARY KEY (run_id, job_id)
 ) WITHOUT ROWID;
+-- The retried jobs whose outcome a run still looks up, newest first and by id.
+CREATE INDEX IF NOT EXISTS run_jobs_unsettled_at ON run_jobs (run_id, at)
+    WHERE state = 'retried' AND outcome IS NULL;
+CREATE INDEX IF NOT EXISTS run_jobs_unsettled_id ON run_jobs (run_id, job_id)
+    WHERE state = 'retried' AND outcome IS NULL;
 -- The process that runs a run, until expires_at unless it renews the lease.
 CREATE TABLE IF NOT EXISTS run_leases (
     run_id INTEGER PRIMARY KEY,
@@ -100,6 +110,10 @@ CREATE TABLE IF NOT EXISTS run_leases (
     expires_at REAL NOT NULL
 );
 """
+
+# Columns added after the first release, as (table, column, type). A file
+# made before gets them when a process opens it.
+ADDED_COLUMNS = (("runs", "outcome_cursor", "TEXT"),)
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -136,7 +150,21 @@ class TriageStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
+            self._add_columns()
             self._db.executescript(SCHEMA)
+
+    def _add_columns(self) -> None:
+        # Runs before SCHEMA, whose indexes may name the added columns.
+        for table, column, kind in ADDED_COLUMNS:
+            rows = self._db.execute(f"PRAGMA table_info({table})").fetchall()
+            if not rows or any(row[1] == column for row in rows):
+                continue
+            try:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:
+                # Another process added it between the check and the change.
+                if "duplicate column name" not in str(exc):
+                    raise
 
     def close(self) -> None:
         """Close the database connection."""

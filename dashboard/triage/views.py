@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -22,7 +24,7 @@ from .edits import (
 )
 from .lineage import job_lineage
 from .operations import check_target_topic
-from .runs import Run, get_run, list_runs
+from .runs import MAX_MIN_SAMPLE, Run, get_run, list_runs
 from .runs import control_run as control
 from .runs import start_run as start
 
@@ -86,7 +88,7 @@ def job_gone(topic: str, job_id: str) -> str:
     """
     lineage = job_lineage(console_state().triage, job_id)
     sent_as = lineage.sent_as
-    if sent_as is None:
+    if sent_as is None or sent_as.source_topic != topic:
         abort(404, description=f"No job {job_id!r} on topic {topic!r}.")
     return render_template(
         "queuedeck/job_sent.html", topic=topic, job_id=job_id, lineage=lineage
@@ -125,7 +127,7 @@ def edit_confirm(topic: str, job_id: str) -> ResponseReturnValue:
     state = console_state()
     queue = state.queue(topic)
     payload = parse_payload_text(request.form.get("payload", ""), queue)
-    undo_of = request.form.get("undo_of", type=int)
+    undo_of = _form_revision_id("undo_of")
     revision = retry_with_payload(
         state.triage, queue, job_id, payload, operator_name(), undo_of=undo_of
     )
@@ -177,7 +179,7 @@ def start_run(topic: str) -> ResponseReturnValue:
         signature=form.get("signature") or None,
         rate=_form_number("rate"),
         threshold=_form_number("threshold") / 100,
-        min_sample=int(_form_number("min_sample")),
+        min_sample=_form_min_sample(),
         actor=operator_name(),
     )
     return redirect(url_for(".run", run_id=started.id), 303)
@@ -197,6 +199,28 @@ def _find_run(run_id: int) -> Run:
         return get_run(console_state().triage, run_id)
     except (LookupError, OverflowError):
         abort(404, description=f"No bulk retry run {run_id}.")
+
+
+def _form_revision_id(name: str) -> int | None:
+    text = request.form.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"invalid {name} {text!r}; give a revision id") from None
+
+
+def _form_min_sample() -> int:
+    # Parsed like a JSON integer, so "2.5", "1e30", "inf" and "nan" are
+    # rejected. start_run checks the range of the ones that parse.
+    text = request.form.get("min_sample", "").strip()
+    if re.fullmatch(r"[+-]?[0-9]{1,30}", text) is None:
+        raise ValueError(
+            f"invalid min_sample {text!r:.80}; enter a whole number from 1 to "
+            f"{MAX_MIN_SAMPLE}"
+        )
+    return int(text)
 
 
 def _form_number(name: str) -> float:

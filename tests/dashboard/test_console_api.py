@@ -51,11 +51,14 @@ def test_jobs_rejects_bad_limit_and_cursor(client, make_queue):
 
     limit = client.get("/api/topics/emails/jobs?limit=0")
     cursor = client.get("/api/topics/emails/jobs?cursor=abc")
+    huge = client.get("/api/topics/emails/jobs?cursor=99999999999999999999999")
 
     assert limit.status_code == 400
     assert "limit" in limit.get_json()["error"]
     assert cursor.status_code == 400
     assert "cursor" in cursor.get_json()["error"]
+    assert huge.status_code == 400
+    assert "invalid page cursor" in huge.get_json()["error"]
 
 
 def test_job_returns_whole_payload(client, make_queue):

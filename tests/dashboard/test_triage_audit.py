@@ -68,8 +68,10 @@ def test_api_delete_and_bulk_purge_recorded(app, client, make_queue):
     purge, delete = entries(app)
     assert delete["action"] == "delete"
     assert delete["count"] == 1
+    assert delete["job_ids"] == [ids[0]]
     assert purge["action"] == "bulk-purge"
     assert purge["count"] == 2
+    assert purge["job_ids"] == []
     assert purge["scope"] == "every dead job of topic 'emails'"
     assert purge["detail"] == {"status": "dead", "signature": None}
 
@@ -202,6 +204,21 @@ def test_audit_api_rejects_invalid_query(client, query):
 
     assert reply.status_code == 400
     assert "error" in reply.get_json()
+
+
+def test_audit_api_huge_cursor_is_400(client):
+    # Larger than SQLite's largest INTEGER (2**63 - 1).
+    reply = client.get("/api/audit?cursor=99999999999999999999999")
+
+    assert reply.status_code == 400
+    assert "invalid audit cursor" in reply.get_json()["error"]
+
+
+def test_audit_page_huge_cursor_is_400(client):
+    reply = client.get("/audit?cursor=99999999999999999999999")
+
+    assert reply.status_code == 400
+    assert "invalid audit cursor" in reply.get_data(as_text=True)
 
 
 def test_record_rejects_unknown_action(tmp_path):

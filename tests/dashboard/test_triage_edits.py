@@ -160,6 +160,79 @@ def test_undo_of_other_jobs_revision_rejected(app, client, make_queue):
     assert f"has no payload revision {revision.id}" in reply.get_data(as_text=True)
 
 
+def test_confirm_rejects_undo_of_other_jobs_revision(app, client, make_queue):
+    queue = make_queue("emails")
+    first, second = push_dead(queue, 2)
+    token = page_csrf_token(client)
+    client.post(
+        f"/topics/emails/jobs/{first}/edit/confirm",
+        data={"csrf_token": token, "payload": '{"n": 9}'},
+    )
+    [revision] = job_revisions(console_state(app).triage, first)
+
+    reply = client.post(
+        f"/topics/emails/jobs/{second}/edit/confirm",
+        data={"csrf_token": token, "payload": '{"n": 42}', "undo_of": str(revision.id)},
+    )
+
+    assert reply.status_code == 400
+    assert f"has no payload revision {revision.id}" in reply.get_data(as_text=True)
+    assert queue.get(second).payload == {"n": 1}
+    assert job_revisions(console_state(app).triage, second) == []
+    actions = [entry.action for entry in audit_page(console_state(app).triage).entries]
+    assert actions == ["edit-retry"]
+
+
+@pytest.mark.parametrize(
+    ("undo_of", "payload", "message"),
+    [
+        ("{revision}", '{"n": 42}', "the payload is not the one revision"),
+        ("abc", '{"n": 0}', "invalid undo_of &#39;abc&#39;"),
+        ("0", '{"n": 0}', "has no payload revision 0"),
+        (str(2**70), '{"n": 0}', f"has no payload revision {2**70}"),
+    ],
+)
+def test_confirm_rejects_invalid_undo(
+    app, client, make_queue, undo_of, payload, message
+):
+    queue = make_queue("emails")
+    [job_id] = push_dead(queue, 1)
+    token = page_csrf_token(client)
+    client.post(
+        f"/topics/emails/jobs/{job_id}/edit/confirm",
+        data={"csrf_token": token, "payload": '{"n": 5}'},
+    )
+    job = next(queue.consume(id=job_id, poll_interval=0))
+    assert job.fail("still wrong")
+    [revision] = job_revisions(console_state(app).triage, job_id)
+
+    reply = client.post(
+        f"/topics/emails/jobs/{job_id}/edit/confirm",
+        data={
+            "csrf_token": token,
+            "payload": payload,
+            "undo_of": undo_of.format(revision=revision.id),
+        },
+    )
+
+    assert reply.status_code == 400
+    assert message in reply.get_data(as_text=True)
+    assert queue.get(job_id).payload == {"n": 5}
+    assert len(job_revisions(console_state(app).triage, job_id)) == 1
+
+
+def test_undo_of_huge_revision_id_rejected(client, make_queue):
+    [job_id] = push_dead(make_queue("emails"), 1)
+
+    reply = client.post(
+        f"/topics/emails/jobs/{job_id}/revisions/{2**70}/undo",
+        data={"csrf_token": page_csrf_token(client)},
+    )
+
+    assert reply.status_code == 400
+    assert f"has no payload revision {2**70}" in reply.get_data(as_text=True)
+
+
 def test_api_edit_dry_run_then_apply(app, client, make_queue):
     queue = make_queue("emails")
     [job_id] = push_dead(queue, 1)
@@ -190,6 +263,7 @@ def test_api_edit_dry_run_then_apply(app, client, make_queue):
         ({"payload": {"n": 1}, "undo_of": 1}, "send either payload"),
         ({"undo_of": "1"}, "undo_of must be a revision id"),
         ({"undo_of": 99}, "has no payload revision 99"),
+        ({"undo_of": 2**70}, f"has no payload revision {2**70}"),
         ({"payload": {"n": 1}, "dry_run": "yes"}, "dry_run must be true or false"),
     ],
 )
@@ -204,6 +278,22 @@ def test_api_edit_rejects_invalid_body(client, make_queue, body, message):
 
     assert reply.status_code == 400
     assert message in reply.get_json()["error"]
+
+
+def test_revisions_under_other_topic_404(client, make_queue):
+    [job_id] = push_dead(make_queue("emails"), 1)
+    token = api_token(client)
+    client.post(
+        f"/api/topics/emails/jobs/{job_id}/edit",
+        json={"payload": {"n": 1}},
+        headers={"X-CSRFToken": token},
+    )
+
+    listed = client.get(f"/api/topics/emails/jobs/{job_id}/revisions")
+    other = client.get(f"/api/topics/billing/jobs/{job_id}/revisions")
+
+    assert len(listed.get_json()["revisions"]) == 1
+    assert other.status_code == 404
 
 
 def test_revisions_of_unknown_job_404(client, make_queue):

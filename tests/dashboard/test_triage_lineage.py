@@ -160,6 +160,41 @@ def test_lineage_of_unknown_job_404(client, make_queue):
     assert reply.status_code == 404
 
 
+def test_sent_job_under_other_topic_404(client, make_queue):
+    queue = make_queue("emails")
+    [old_id] = push_dead(queue, 1)
+    sent = client.post(
+        f"/api/topics/emails/jobs/{old_id}/send",
+        json={"topic": "emails-manual"},
+        headers={"X-CSRFToken": api_token(client)},
+    )
+    assert sent.status_code == 200
+    new_id = sent.get_json()["id"]
+
+    old_page = client.get(f"/topics/billing/jobs/{old_id}")
+    old_lineage = client.get(f"/api/topics/billing/jobs/{old_id}/lineage")
+    new_lineage = client.get(f"/api/topics/billing/jobs/{new_id}/lineage")
+
+    assert client.get(f"/api/topics/billing/jobs/{old_id}").status_code == 404
+    assert old_page.status_code == 404
+    assert old_lineage.status_code == 404
+    assert new_lineage.status_code == 404
+    assert client.get(f"/topics/emails/jobs/{old_id}").status_code == 200
+    assert client.get(f"/api/topics/emails/jobs/{old_id}/lineage").status_code == 200
+
+
+def test_retried_job_lineage_under_other_topic_404(client, make_queue):
+    queue = make_queue("emails", max_retries=3)
+    [job_id] = push_dead(queue, 1)
+    token = page_csrf_token(client)
+    client.post(f"/topics/emails/jobs/{job_id}/retry", data={"csrf_token": token})
+    queue.delete(job_id)
+
+    reply = client.get(f"/api/topics/billing/jobs/{job_id}/lineage")
+
+    assert reply.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

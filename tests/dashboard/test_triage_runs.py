@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from console_helpers import push_dead
 
 from dashboard.triage.audit import audit_page
 from dashboard.triage.runs import control_run, get_run, start_run, step
 from dashboard.triage.store import TriageStore
+from queue_core import Job
 
 
 class Clock:
@@ -148,6 +151,92 @@ def test_run_stops_when_failure_rate_passes(store, clock, make_queue):
     assert audit_page(store).entries[0].action == "run-auto-stop"
 
 
+def test_auto_stop_sees_failures_behind_unsettled_jobs(store, clock, make_queue):
+    queue = make_queue("emails")
+    push_dead(queue, 30)
+    run = start(store, queue, rate=1000.0, threshold=0.5, min_sample=5)
+    for _ in range(20):
+        step(store, lambda topic: queue, run.id, "a")
+        clock.now += 1
+    # A worker reserves the first 20 retried jobs and is still running them.
+    reserved_jobs = [queue.pop() for _ in range(20)]
+    assert all(job is not None for job in reserved_jobs)
+    for _ in range(10):
+        step(store, lambda topic: queue, run.id, "a")
+        clock.now += 1
+    # The next 10 retried jobs all fail again.
+    failed = 0
+    for job in queue.consume(poll_interval=0):
+        assert job.fail("still broken")
+        failed += 1
+    assert failed == 10
+
+    for _ in range(3):
+        step(store, lambda topic: queue, run.id, "a")
+        clock.now += 1
+
+    current = get_run(store, run.id)
+    assert current.settled == 10
+    assert current.failed_again == 10
+    assert current.state == "stopped"
+
+
+def test_auto_stop_sees_failures_between_held_jobs(store, clock, make_queue):
+    queue = make_queue("emails")
+    push_dead(queue, 70)
+    run = start(store, queue, rate=1000.0, threshold=0.5, min_sample=5)
+
+    def retry_and_reserve(count: int) -> list[Job]:
+        for _ in range(count):
+            step(store, lambda topic: queue, run.id, "a")
+            clock.now += 1
+        reserved = [queue.pop() for _ in range(count)]
+        assert all(job is not None for job in reserved)
+        return reserved  # type: ignore[return-value]
+
+    # A worker holds the oldest 25 and the newest 15 retried jobs, and the 10
+    # retried between them fail again.
+    retry_and_reserve(25)
+    middle = retry_and_reserve(10)
+    retry_and_reserve(15)
+    for job in middle:
+        assert job.fail("still broken")
+    for _ in range(8):
+        step(store, lambda topic: queue, run.id, "a")
+        clock.now += 1
+
+    current = get_run(store, run.id)
+    assert current.state == "stopped"
+    assert current.settled >= 5
+    assert current.failed_again == current.settled
+    assert current.retried < 70
+
+
+def test_store_made_before_outcome_cursor_opens(tmp_path, clock, make_queue):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, "
+        "status TEXT NOT NULL, signature TEXT, rate REAL NOT NULL, "
+        "threshold REAL NOT NULL, min_sample INTEGER NOT NULL, state TEXT NOT NULL, "
+        "total INTEGER NOT NULL, created_at REAL NOT NULL, created_by TEXT NOT NULL, "
+        "updated_at REAL NOT NULL, next_at REAL NOT NULL, stop_reason TEXT)"
+    )
+    old.close()
+    queue = make_queue("emails")
+    push_dead(queue, 2)
+
+    opened = TriageStore(path, clock=clock)
+    run = start(opened, queue)
+    step(opened, lambda topic: queue, run.id, "a")
+    again = TriageStore(path, clock=clock)
+
+    assert get_run(opened, run.id).retried == 1
+    assert get_run(again, run.id).retried == 1
+    opened.close()
+    again.close()
+
+
 def test_run_below_min_sample_keeps_going(store, clock, make_queue):
     queue = make_queue("emails")
     push_dead(queue, 3)
@@ -244,6 +333,8 @@ def test_run_of_error_group_only(store, clock, make_queue):
         ({"rate": 5000}, "at most 1000"),
         ({"threshold": 1.5}, "threshold must be above 0 and at most 1"),
         ({"min_sample": 0}, "min_sample must be at least 1"),
+        ({"min_sample": 2.5}, "min_sample must be a whole number"),
+        ({"min_sample": 10**23}, "min_sample must be at least 1 and at most 1000000"),
     ],
 )
 def test_start_rejects_invalid_settings(store, make_queue, overrides, message):

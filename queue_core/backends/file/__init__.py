@@ -497,9 +497,13 @@ def _job_seq(job_id: str) -> int:
 
 def _parse_cursor(cursor: str) -> int:
     try:
-        return int(cursor)
+        value = int(cursor)
     except ValueError:
         raise invalid_cursor(cursor) from None
+    # SQLite rejects integers outside its 64-bit range with OverflowError.
+    if not -(2**63) <= value < 2**63:
+        raise invalid_cursor(cursor)
+    return value
 
 
 def _escape_like(text: str) -> str:
