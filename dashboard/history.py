@@ -222,8 +222,8 @@ class HistoryStore:
     def record(self, at: float, snapshot: Mapping[str, TopicSnapshot]) -> None:
         """Store *snapshot* as the sample at *at*, then roll up and expire rows.
 
-        Increments are computed against the previous written sample. There
-        are none when that sample is more than :data:`MAX_GAP_INTERVALS`
+        Increments are computed against the previous written sample. They
+        are left empty when that sample is more than :data:`MAX_GAP_INTERVALS`
         intervals older, or when a later sample was already written, because
         that one counted this interval already.
         """

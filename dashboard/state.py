@@ -158,7 +158,7 @@ class ConsoleState:
 
         A history or triage store that cannot be opened is logged once and
         leaves its thread stopped, so that the console still serves counts
-        and jobs; the pages that need the store say why it is missing.
+        and jobs. The pages that need the store show why it is missing.
         """
         for name, start in (
             ("sampler", self.start_sampler),

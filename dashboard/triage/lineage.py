@@ -47,7 +47,7 @@ class Link:
 
 @dataclass(frozen=True)
 class Lineage:
-    """What the triage store knows about the history of one job."""
+    """The history of one job as the triage store records it."""
 
     job_id: str
     #: Failed attempts of the job and of every job it was sent from, oldest first.

@@ -85,7 +85,7 @@ def make_email_api(queue: Queue) -> Blueprint:
 
     @api.post("/send")
     def send() -> ResponseReturnValue:
-        # validate_email() names the field that holds a lone surrogate.
+        # validate_email() names the field that contains a lone surrogate.
         data = read_json_object(allow_surrogates=True)
         errors = validate_email(data)
         if errors:

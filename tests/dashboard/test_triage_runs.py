@@ -194,7 +194,7 @@ def test_auto_stop_sees_failures_between_held_jobs(store, clock, make_queue):
         assert all(job is not None for job in reserved)
         return reserved  # type: ignore[return-value]
 
-    # A worker holds the oldest 25 and the newest 15 retried jobs, and the 10
+    # A worker has reserved the oldest 25 and the newest 15 retried jobs, and the 10
     # retried between them fail again.
     retry_and_reserve(25)
     middle = retry_and_reserve(10)

@@ -168,7 +168,7 @@ def status_filter(
     return query
 
 
-# The longest regex that text_filter() builds. Servers cap pattern length:
+# The maximum length of a regex that text_filter() builds. Servers cap pattern length:
 # SecantusDB, the test server, at 1,000 characters, and MongoDB at a few
 # thousand bytes or more by version. A longer text uses $indexOfCP instead.
 MAX_PATTERN_CHARACTERS = 1000

@@ -78,8 +78,8 @@ class Claims(BackendCore):
         }
 
         def take() -> Taken | None:
-            # Runs under the connection lock: take the next copy and say
-            # whether the index knows it as the job's current copy.
+            # Runs under the connection lock. Takes the next copy and reports
+            # whether the index records it as the job's current copy.
             link.declare_topic(topic)
             method, properties, body = link.claims.basic_get(pending_queue(topic))
             if method is None:
@@ -91,9 +91,9 @@ class Claims(BackendCore):
                 method.delivery_tag,
                 link.generation,
                 int(headers.get(ATTEMPTS_HEADER, 0)),
-                # A redelivered copy was taken by a worker that then stopped;
-                # its claim may be on the way to this index, so only a read
-                # of the stream up to now can say the copy is current.
+                # A redelivered copy was taken by a worker that then stopped.
+                # Its claim may be on the way to this index, so only a read
+                # of the stream up to now can confirm the copy is current.
                 not method.redelivered and is_current(link.index, event),
             )
 
@@ -200,8 +200,8 @@ class Claims(BackendCore):
                 confirm=True,
             )
         )
-        # Two processes claiming one id both publish; the stream's order picks
-        # one, and the queued copy is dropped by whoever takes it later.
+        # Two processes claiming one id both publish. The stream's order picks
+        # one, and the process that takes the queued copy later drops it.
         if not link.wait_for(event_id, self.sync_timeout):
             return None
         self._publish_claim_local(record, changes, link.generation)

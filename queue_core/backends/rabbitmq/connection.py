@@ -178,7 +178,7 @@ class Link:
                 return function()
             except (pika.exceptions.AMQPError, OSError) as exc:
                 if not self._connection.is_open or not self._channels_open():
-                    # The pump thread sees the same and reconnects.
+                    # The pump thread finds the same and reconnects.
                     self._last_error = exc
                     self.connected.clear()
                 raise self._translate(exc) from exc
@@ -448,7 +448,7 @@ def close_quietly(connection: Any) -> None:
     """Close *connection*, which may consume a stream, without an error.
 
     BlockingConnection.close() cancels each consumer and rejects the
-    deliveries still in flight, and a stream queue answers a reject by
+    deliveries still in flight, and a stream queue responds to a reject by
     closing the connection with an error. A protocol-level close ends the
     channels without that teardown.
     """

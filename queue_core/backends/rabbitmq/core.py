@@ -113,7 +113,7 @@ class BackendCore(Backend):
             link.close()
 
     def _sync(self) -> JobIndex:
-        """Wait until the index holds every change confirmed before this call."""
+        """Wait until the index contains every change confirmed before this call."""
         link = self._link()
         marker = uuid.uuid4().hex
         link.index.expect(marker)

@@ -70,7 +70,7 @@ class Settling(BackendCore):
         mine = lease if lease is not None and lease.token == lease_token else None
         # Events on two channels can reach the stream in either order, so a
         # settle goes on the claims' channel. Anything but a completion is
-        # then read back, which is its proof that the broker holds it.
+        # then read back, which proves that the broker stored it.
         applied = self._write(
             record,
             condition={"status": ["reserved"], "token": lease_token},
@@ -84,7 +84,7 @@ class Settling(BackendCore):
         return applied
 
     def _release_delivery(self, lease: Lease) -> None:
-        # The job was taken over, so the delivery this process holds is stale.
+        # The job was taken over, so the delivery in this process's hand is stale.
         link = self._link()
         if lease.delivery_tag is not None:
             tag = lease.delivery_tag

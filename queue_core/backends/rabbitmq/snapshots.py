@@ -49,7 +49,7 @@ SNAPSHOT_INTERVAL = 300.0
 # How long a reader waits for the next snapshot entry before it decides the
 # stream has no more.
 MANIFEST_WAIT = 0.5
-# Entries read before the last chunk when that chunk holds no manifest; the
+# Entries read before the last chunk when that chunk contains no manifest; the
 # window grows eightfold on each step back.
 SEARCH_WINDOW = 64
 READ_TIMEOUT = 60.0
