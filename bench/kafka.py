@@ -5,15 +5,18 @@ delivery report. It then consumes each message and commits its offset
 synchronously before taking the next. That is the work behind ``push()`` and
 ``pop()`` + ``complete()`` when every job must survive a crash.
 
-    QUEUEDECK_TEST_KAFKA_URL=127.0.0.1:19092 python bench/kafka.py [count]
+    QUEUEDECK_TEST_KAFKA_URL=127.0.0.1:19092 python bench/kafka.py [count] [rounds]
 
-Prints a Markdown table; use a broker on this machine (scripts/services).
+Rounds alternate which side goes first, so a busy moment on the machine hits
+both, and each figure is the median of its rounds. Prints a Markdown table.
+Use a broker on this machine (scripts/services).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -104,17 +107,37 @@ def main() -> None:
     if not url:
         sys.exit("set QUEUEDECK_TEST_KAFKA_URL; run: scripts/services start kafka")
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    raw_push, raw_pop = raw_kafka(url, count)
-    our_push, our_pop = queuedeck(url, count)
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    raw: list[tuple[float, float]] = []
+    ours: list[tuple[float, float]] = []
+    for round_number in range(rounds):
+        if round_number % 2 == 0:
+            raw.append(raw_kafka(url, count))
+            ours.append(queuedeck(url, count))
+        else:
+            ours.append(queuedeck(url, count))
+            raw.append(raw_kafka(url, count))
+    for number, (raw_rates, our_rates) in enumerate(zip(raw, ours, strict=True)):
+        ratios = [f"{o / r:.2f}x" for r, o in zip(raw_rates, our_rates, strict=True)]
+        print(
+            f"round {number + 1}: raw {raw_rates[0]:,.0f} / {raw_rates[1]:,.0f}, "
+            f"queuedeck {our_rates[0]:,.0f} / {our_rates[1]:,.0f} "
+            f"(push / pop + complete per s; {' / '.join(ratios)})"
+        )
+    raw_push = statistics.median(rate for rate, _ in raw)
+    raw_pop = statistics.median(rate for _, rate in raw)
+    our_push = statistics.median(rate for rate, _ in ours)
+    our_pop = statistics.median(rate for _, rate in ours)
 
-    print(f"{count} jobs, one process, broker on 127.0.0.1\n")
+    print(f"\n{count} jobs, one process, broker on 127.0.0.1, median of {rounds}\n")
     print("| operation | raw confluent-kafka (/s) | queuedeck (/s) | ratio |")
     print("|---|---:|---:|---:|")
-    for name, raw, ours in (
+    for name, raw_rate, our_rate in (
         ("push (acks=all, wait for each delivery)", raw_push, our_push),
         ("pop + complete (consume, synchronous commit)", raw_pop, our_pop),
     ):
-        print(f"| {name} | {raw:,.0f} | {ours:,.0f} | {ours / raw:.2f}x |")
+        ratio = our_rate / raw_rate
+        print(f"| {name} | {raw_rate:,.0f} | {our_rate:,.0f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":
