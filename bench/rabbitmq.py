@@ -6,9 +6,9 @@ manually: the work behind ``push()`` and ``pop()`` + ``complete()``.
 
     QUEUEDECK_TEST_RABBITMQ_URL=amqp://... python bench/rabbitmq.py [count] [rounds]
 
-A third side, the floor, is raw pika doing only what any design that keeps
-each job's state on the broker must add; see :func:`floor`. Prints a
-Markdown table; use a broker on this machine (scripts/services).
+A third side, the floor, is raw pika doing only the broker work that a design
+recording each job and claim on the broker must add (see :func:`floor`).
+Prints a Markdown table. Use a broker on this machine (scripts/services).
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def raw_pika(url: str, count: int) -> tuple[float, float]:
 def floor(url: str, count: int) -> tuple[float, float]:
     """Return (push/s, pop+complete/s) for the least a job record can cost.
 
-    Raw pika, with none of the backend's logic, does only what any design
-    that keeps each job's state on the broker must do. A push publishes a
+    Raw pika, with none of the backend's logic, does only what a design must
+    do when it records each job before ``push()`` returns and each claim
+    before ``pop()`` returns, and reads those records back. A push publishes a
     message the size of the backend's through a topic exchange to a queue
     and a stream, with a confirm, while a consumer on the same connection
     reads the stream back. A pop + complete takes the message with
@@ -194,7 +195,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     # Rounds alternate between the sides, so a busy moment on the machine
-    # hits each; each figure is the median of its rounds.
+    # hits each. Each figure is the median of its rounds.
     sides: dict[str, list[tuple[float, float]]] = {
         "raw": [],
         "floor": [],
