@@ -56,15 +56,14 @@ def raw_pika(url: str, count: int) -> tuple[float, float]:
 def floor(url: str, count: int) -> tuple[float, float]:
     """Return (push/s, pop+complete/s) for the least a job record can cost.
 
-    Raw pika, with none of the backend's logic, does only what a design must
-    do when it records each job before ``push()`` returns and each claim
-    before ``pop()`` returns, and reads those records back. A push publishes a
-    message the size of the backend's through a topic exchange to a queue
-    and a stream, with a confirm, while a consumer on the same connection
-    reads the stream back. A pop + complete takes the message with
-    ``basic_get`` and publishes one unconfirmed event before the ack, which
-    is fewer than the backend's two: the completion of one job merged into
-    the claim of the next.
+    Raw pika, with none of the backend's logic, does only the broker work of
+    a design that stores each job before ``push()`` returns, sends each claim
+    before ``pop()`` returns, and reads both back. A push publishes a message
+    the size of the backend's through a topic exchange to a queue and a
+    stream, with a confirm. A pop + complete takes the message with
+    ``basic_get`` and publishes one unconfirmed event before the ack, one
+    fewer than the backend: the completion of one job rides in the claim of
+    the next. A consumer on the same connection reads the stream back.
     """
     tag = uuid.uuid4().hex[:8]
     name, log, exchange = f"bench-floor-{tag}", f"bench-floor-{tag}-log", f"bench-{tag}"
